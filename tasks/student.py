@@ -1,0 +1,233 @@
+"""Students: build one (keep some of the teacher's layers, or take a smaller model) and distill it with MSE.
+
+Reads ``params.students.<name>``, ``params.distill``, ``params.teacher.model``, the prepared corpus
+and the teacher's targets from the embedding cache (never re-encoded). Writes the best checkpoint
+by STSb dev Spearman to ``models/<name>/student`` and ``metrics/students/<name>.json``. Training
+checkpoints live in ``.work/checkpoints/<name>`` so a killed run resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, MSEEvaluator, SequentialEvaluator
+from sentence_transformers.losses import MSELoss
+from sklearn.decomposition import PCA
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from tasks.fileio import atomic_dir, write_json
+from tasks.cli import configure_logging, run_for_student
+from tasks.params import DistillParams, Params, StudentSpec
+from tasks.prepare import PREPARED_DIR
+from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_cache
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path("models")
+CHECKPOINTS_DIR = Path(".work/checkpoints")
+DEV_METRIC = "eval_sts-dev_spearman_cosine"
+
+
+def student_dir(name: str) -> Path:
+    return MODELS_DIR / name / "student"
+
+
+def kept_layers(spec: StudentSpec, teacher_layers: int) -> list[int]:
+    """Indices of the teacher layers a pruned student keeps, in order."""
+    if spec.layers is not None:
+        return list(spec.layers)
+    count = spec.num_layers or teacher_layers
+    if spec.strategy == "first":
+        return list(range(count))
+    if spec.strategy == "last":
+        return list(range(teacher_layers - count, teacher_layers))
+    return sorted({round(i * (teacher_layers - 1) / max(count - 1, 1)) for i in range(count)}) if count > 1 else [0]
+
+
+def layer_stack(encoder: torch.nn.Module, num_layers: int) -> tuple[torch.nn.Module, str]:
+    """The (parent, attribute) holding the encoder's transformer layers, found by shape not by name.
+
+    BERT, RoBERTa and MPNet keep them in ``encoder.layer``, DistilBERT in ``transformer.layer``;
+    searching for the one ModuleList of ``num_hidden_layers`` blocks works for all of them.
+    """
+    candidates = [
+        (parent, attr)
+        for _, parent in encoder.named_modules()
+        for attr, child in parent.named_children()
+        if isinstance(child, torch.nn.ModuleList) and len(child) == num_layers
+    ]
+    if len(candidates) != 1:
+        raise ValueError(f"cannot find the layer stack of {type(encoder).__name__}: {len(candidates)} candidates")
+    return candidates[0]
+
+
+def prune_layers(model: SentenceTransformer, keep: list[int]) -> SentenceTransformer:
+    """Keep only the listed transformer layers, and record the count in the config so a reload agrees."""
+    encoder = model[0].auto_model
+    parent, attr = layer_stack(encoder, encoder.config.num_hidden_layers)
+    layers = getattr(parent, attr)
+    setattr(parent, attr, torch.nn.ModuleList([layers[i] for i in keep]))
+    encoder.config.num_hidden_layers = len(keep)
+    return model
+
+
+def build_student(spec: StudentSpec, teacher_ref: str) -> tuple[SentenceTransformer, dict]:
+    if spec.model is not None:
+        model = load_model(spec.model)
+        return model, {"source": spec.model, "layers": model[0].auto_model.config.num_hidden_layers}
+    model = load_model(teacher_ref)
+    teacher_layers = model[0].auto_model.config.num_hidden_layers
+    keep = kept_layers(spec, teacher_layers)
+    prune_layers(model, keep)
+    return model, {"source": teacher_ref, "layers": len(keep), "kept_layers": keep}
+
+
+def project_targets(train: np.ndarray, others: list[np.ndarray], dimension: int, seed: int) -> list[np.ndarray]:
+    """Project teacher targets to the student's size with PCA, as the reference's bias-free Dense on the teacher."""
+    pca = PCA(n_components=dimension, random_state=seed).fit(train)
+    return [x @ pca.components_.T.astype(np.float32) for x in [train, *others]]
+
+
+class CachedMSEEvaluator(MSEEvaluator):
+    """``MSEEvaluator`` whose teacher side comes from the embedding cache instead of encoding again."""
+
+    def __init__(self, sentences: list[str], teacher_embeddings: np.ndarray, **kwargs) -> None:
+        self._teacher_embeddings = teacher_embeddings
+        super().__init__(source_sentences=sentences, target_sentences=sentences, teacher_model=None, **kwargs)
+
+    def embed_inputs(self, model, sentences, **kwargs):
+        if model is None:
+            return self._teacher_embeddings
+        return super().embed_inputs(model, sentences, **kwargs)
+
+
+def stsb_evaluator(split: str, prepared_dir: Path = PREPARED_DIR, batch_size: int = 32) -> EmbeddingSimilarityEvaluator:
+    pairs = pq.read_table(prepared_dir / f"stsb_{split}.parquet").to_pydict()
+    return EmbeddingSimilarityEvaluator(
+        pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size
+    )
+
+
+def _fresh_checkpoint_dir(folder: Path, run_key: str) -> Path:
+    """Checkpoints are reused only by a run with the same inputs; anything else starts clean."""
+    marker = folder / "run_key.txt"
+    if folder.exists() and (not marker.is_file() or marker.read_text() != run_key):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(run_key)
+    return folder
+
+
+def distill(
+    student: SentenceTransformer,
+    train_texts: list[str],
+    train_targets: np.ndarray,
+    heldout_texts: list[str],
+    heldout_targets: np.ndarray,
+    params: DistillParams,
+    checkpoint_dir: Path,
+) -> tuple[SentenceTransformer, dict]:
+    """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev."""
+    if len(train_texts) < params.batch_size:
+        raise ValueError(
+            f"distill.batch_size: {params.batch_size} is larger than the {len(train_texts)} training sentences"
+        )
+    set_seed(params.seed)
+    dimension = train_targets.shape[1]
+    labels = pa.FixedSizeListArray.from_arrays(pa.array(train_targets.reshape(-1), pa.float32()), dimension)
+    train_dataset = datasets.Dataset(pa.table({"sentence": train_texts, "label": labels}))
+    steps_per_epoch = -(-len(train_texts) // params.batch_size)
+    total_steps = params.max_steps if params.max_steps > 0 else int(np.ceil(steps_per_epoch * params.epochs))
+    eval_steps = min(params.eval_steps, total_steps)
+    evaluator = SequentialEvaluator(
+        [
+            stsb_evaluator("dev", batch_size=params.batch_size),
+            CachedMSEEvaluator(heldout_texts, heldout_targets, name="heldout", batch_size=params.batch_size),
+        ]
+    )
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=params.epochs,
+        max_steps=params.max_steps,
+        per_device_train_batch_size=params.batch_size,
+        per_device_eval_batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        warmup_ratio=params.warmup_ratio,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=DEV_METRIC,
+        greater_is_better=True,
+        logging_steps=max(1, eval_steps // 2),
+        seed=params.seed,
+        data_seed=params.seed,
+        report_to="none",
+    )
+    trainer = SentenceTransformerTrainer(
+        model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator
+    )
+    resume = get_last_checkpoint(str(checkpoint_dir))
+    if resume:
+        log.info("resuming training from %s", resume)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    best = trainer.state.best_model_checkpoint
+    return trainer.model, {
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "steps": trainer.state.global_step,
+        "best_step": int(best.rsplit("-", 1)[-1]) if best else trainer.state.global_step,
+        "best_stsb_dev_spearman": trainer.state.best_metric,
+        "resumed_from": Path(resume).name if resume else None,
+    }
+
+
+def train_student(name: str, params: Params) -> dict:
+    spec = params.students[name]
+    teacher_cache = open_teacher_cache()
+    student, facts = build_student(spec, params.teacher.model)
+    summary: dict = {"name": name, **facts, "trained": spec.train}
+    if spec.train:
+        train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
+        train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
+        student_dim = student.get_embedding_dimension()
+        if student_dim != teacher_cache.dimension:
+            train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, params.distill.seed)
+            summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
+        run_key = hashlib.sha256(
+            json.dumps([name, spec.model_dump(), params.distill.model_dump(), teacher_cache.folder.name]).encode()
+        ).hexdigest()
+        checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
+        student, training = distill(
+            student, train_texts, train_targets, heldout_texts, heldout_targets, params.distill, checkpoints
+        )
+        summary.update(training)
+    summary["parameters"] = sum(p.numel() for p in student.parameters())
+    with atomic_dir(student_dir(name)) as tmp:
+        student.save(str(tmp))
+    write_json(Path("metrics/students") / f"{name}.json", summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_for_student("student", train_student, argv)
+
+
+if __name__ == "__main__":
+    configure_logging()
+    raise SystemExit(main())
