@@ -10,11 +10,16 @@ import contextlib
 import sys
 from pathlib import Path
 
+if __name__ == "__main__":  # bad params: exit 2 before importing Prefect, which creates its home folder
+    from tasks.params import load_or_exit
+
+    load_or_exit()
+
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks.cli import configure_logging
-from tasks.params import DEFAULT_PARAMS_FILE, load_or_exit, load_params
+from tasks.params import DEFAULT_PARAMS_FILE, load_params
 from tasks.report import REPORT_DIR, collect_rows
 from tasks.stages import pipeline_stages, run_stage
 
@@ -44,7 +49,6 @@ def distill_pipeline(project_dir: str = ".") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_or_exit()  # bad params: exit 2 before Prefect or any model starts
     report = distill_pipeline(".")
     print(f"report: {report}")
     return 0

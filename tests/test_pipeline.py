@@ -1,0 +1,75 @@
+"""The tiny profile end to end, through both drivers: `dvc repro` and the Prefect flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import run
+
+RELOAD_SCRIPT = """
+import json, sys
+from pathlib import Path
+from sentence_transformers import SentenceTransformer
+dims = {}
+for folder in sorted(p for p in Path("models").glob("*/*") if p.is_dir()):
+    paths = [folder] if (folder / "modules.json").is_file() else sorted(p for p in folder.iterdir() if p.is_dir())
+    for path in paths:
+        model = SentenceTransformer(str(path))
+        vector = model.encode(["A fresh process loads every model."])
+        dims[str(path)] = vector.shape[1]
+print(json.dumps(dims))
+"""
+
+
+def ran_stages(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
+    project = tiny_pipeline_run
+    report = (project / "reports" / "report.md").read_text()
+    for model in ("teacher", "L1", "L1-int8", "L1-pca32", "L1-pca32-int8"):
+        assert f"| {model} " in report or f"| {model} *" in report
+
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
+    eval_metrics = json.dumps(metrics)
+    assert "stsb_test_spearman" in eval_metrics
+    teacher = json.loads((project / "metrics/eval/teacher.json").read_text())["variants"]["teacher"]
+    assert 0.7 < teacher["stsb_test_spearman"] <= 1.0
+
+    dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
+    assert dims == {
+        "models/L1/int8/32": 32,
+        "models/L1/int8/student": 384,
+        "models/L1/pca/32": 32,
+        "models/L1/student": 384,
+    }
+
+    again = run(["dvc", "repro"], project)
+    assert ran_stages(again.stdout) == []
+    assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pca"]["dims"] = [16]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    changed = run(["dvc", "repro"], project)
+    assert ran_stages(changed.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
+    assert "| L1-pca16-int8 " in (project / "reports" / "report.md").read_text()
+
+
+def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
+    first = run(["python", "-m", "flows.pipeline"], tiny_project)
+    assert "Flow run" in first.stderr + first.stdout and "Completed" in first.stderr + first.stdout
+    assert (tiny_project / "reports" / "report.md").is_file()
+    assert (tiny_project / "models" / "L1" / "int8" / "32" / "quantization.json").is_file()
+    # The flow recorded every stage with DVC: nothing left for dvc to do.
+    assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."
+    assert ran_stages(run(["dvc", "repro"], tiny_project).stdout) == []
+
+    second = run(["python", "-m", "flows.pipeline"], tiny_project)
+    log = second.stderr + second.stdout
+    assert "done, recorded in dvc.lock" not in log
+    assert log.count("up to date, skipped") == 8  # every stage of dvc.yaml
