@@ -21,15 +21,16 @@ import pyarrow.parquet as pq
 import torch
 from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
+from sentence_transformers.util.quantization import quantize_embeddings
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.fileio import write_json
 from tasks.params import EvaluateParams, Params
 from tasks.prepare import PREPARED_DIR
-from tasks.quantize import QUANTIZATION_FILE, int8_dir, load_variant
-from tasks.student import stsb_evaluator, student_dir
-from tasks.pca import pca_dir
+from tasks.quantize import QUANTIZATION_FILE, load_variant, model_variants, quantized_dir
+from tasks.student import stsb_evaluator
 from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_cache
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,52 @@ def disk_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in files)
 
 
+BITS_PER_VALUE = {"int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
+
+
+class CalibratedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
+    """STSb on quantized embeddings whose int8/uint8 ranges come from corpus embeddings, never the test set.
+
+    Scores are cosine similarities of the quantized integer vectors; binary vectors are unpacked to
+    +-1, where cosine is a monotone function of the Hamming distance.
+    """
+
+    def __init__(self, *args, precision: str, calibration_embeddings: np.ndarray, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.quantized_precision = precision
+        self.calibration_embeddings = calibration_embeddings
+
+    def embed_inputs(self, model, sentences, **kwargs) -> np.ndarray:
+        embeddings = model.encode(sentences, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True)
+        quantized = quantize_embeddings(
+            embeddings, precision=self.quantized_precision, calibration_embeddings=self.calibration_embeddings
+        )
+        if self.quantized_precision in ("binary", "ubinary"):
+            bits = np.unpackbits(quantized.view(np.uint8), axis=1)
+            return bits.astype(np.float32) * 2 - 1
+        return quantized.astype(np.float32)
+
+
+def embedding_quantization(model: SentenceTransformer, base: dict, params: EvaluateParams) -> dict[str, dict]:
+    """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus."""
+    calibration = model.encode(
+        corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size, normalize_embeddings=True
+    )
+    results = {}
+    for precision in params.embedding_precisions:
+        evaluator = stsb_evaluator(
+            "test", params.batch_size, CalibratedSimilarityEvaluator, precision=precision, calibration_embeddings=calibration
+        )
+        score = evaluator(model)["sts-test_spearman_cosine"]
+        results[precision] = {
+            **{k: base[k] for k in ("dimension", "sentences_per_second", "disk_bytes", "parameters") if k in base},
+            "bytes_per_embedding": base["dimension"] * BITS_PER_VALUE[precision] // 8,
+            "stsb_test_spearman": score,
+            "stsb_test_kept_vs_float32": score / base["stsb_test_spearman"],
+        }
+    return results
+
+
 def evaluate_model(model: SentenceTransformer, folder: Path | None, params: Params, speed_set: list[str]) -> dict:
     batch = params.evaluate.batch_size
     dimension = model.get_embedding_dimension()
@@ -94,16 +141,14 @@ def evaluate_model(model: SentenceTransformer, folder: Path | None, params: Para
     return result
 
 
-def _subdirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name) if folder.exists() else []
-
-
 def variant_folders(name: str) -> dict[str, Path]:
     """Label -> folder of every model the pipeline built for student ``name``."""
-    variants = {name: student_dir(name)}
-    variants.update({f"{name}-pca{d.name}": d for d in _subdirs(pca_dir(name))})
-    for folder in _subdirs(int8_dir(name)):
-        variants[f"{name}-int8" if folder.name == "student" else f"{name}-pca{folder.name}-int8"] = folder
+    fp32 = model_variants(name)
+    variants = {name if v == "student" else f"{name}-pca{v}": folder for v, folder in fp32.items()}
+    backends = quantized_dir(name)
+    for backend in sorted(p.name for p in backends.iterdir()) if backends.exists() else []:
+        for v in fp32:
+            variants[f"{name}-{backend}" if v == "student" else f"{name}-pca{v}-{backend}"] = backends / backend / v
     return variants
 
 
@@ -114,18 +159,25 @@ def evaluate(name: str, params: Params) -> dict:
     teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
     if name == TEACHER:
         local = Path(assets.resolve_model(params.teacher.model))
-        result = {"variants": {TEACHER: evaluate_model(teacher, local if local.is_dir() else None, params, speed_set)}}
-        result["variants"][TEACHER]["parameters"] = sum(p.numel() for p in teacher.parameters())
+        metrics = evaluate_model(teacher, local if local.is_dir() else None, params, speed_set)
+        metrics["parameters"] = sum(p.numel() for p in teacher.parameters())
+        result = {"variants": {TEACHER: metrics}}
+        for precision, m in embedding_quantization(teacher, metrics, params.evaluate).items():
+            result["variants"][f"{TEACHER}-emb-{precision}"] = m
     else:
         teacher_result = json.loads((EVAL_DIR / f"{TEACHER}.json").read_text())["variants"][TEACHER]
         teacher_speed = sentences_per_second(teacher, speed_set, params.evaluate)
         result = {"teacher_sentences_per_second": teacher_speed, "variants": {}}
         for label, folder in variant_folders(name).items():
             log.info("evaluating %s (%s)", label, folder)
-            metrics = evaluate_model(load_variant(folder), folder, params, speed_set)
+            model = load_variant(folder)
+            result["variants"][label] = evaluate_model(model, folder, params, speed_set)
+            if label == name:
+                for precision, m in embedding_quantization(model, result["variants"][name], params.evaluate).items():
+                    result["variants"][f"{name}-emb-{precision}"] = m
+        for metrics in result["variants"].values():
             metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
             metrics["speedup_vs_teacher"] = metrics["sentences_per_second"] / teacher_speed
-            result["variants"][label] = metrics
     write_json(EVAL_DIR / f"{name}.json", result)
     return result
 

@@ -92,7 +92,7 @@ class PcaParams(Section):
 
 
 class QuantizeParams(Section):
-    backends: list[Literal["onnx-int8"]] = ["onnx-int8"]
+    backends: list[Literal["onnx-int8", "torch-int8"]] = ["onnx-int8"]
 
 
 class EvaluateParams(Section):
@@ -100,6 +100,8 @@ class EvaluateParams(Section):
     batch_size: PositiveInt = 32
     repeats: PositiveInt = 3
     threads: PositiveInt | None = None
+    embedding_precisions: list[Literal["int8", "uint8", "binary", "ubinary"]] = ["int8", "uint8", "binary"]
+    calibration_sentences: PositiveInt = Field(1000, description="Corpus sentences that set the int8/uint8 ranges")
 
 
 class Params(Section):

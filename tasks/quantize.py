@@ -1,10 +1,17 @@
-"""Quantization: int8 ONNX copies of a student and of each of its PCA variants.
+"""Quantization: int8 copies of a student and of each of its PCA variants, one folder per backend.
 
-Reads ``params.quantize``, ``models/<name>/student`` and ``models/<name>/pca/<dim>``. Exports the
-Transformer module once with sentence-transformers' ONNX backend, quantizes it dynamically with
-the config that fits this CPU, and writes ``models/<name>/int8/{student,<dim>}``: each the fp32
-model folder (so it still loads with plain ``SentenceTransformer(path)``) plus the int8 ONNX file,
-named in ``quantization.json``. Pooling, the PCA ``Dense`` and ``Normalize`` stay torch modules.
+Reads ``params.quantize``, ``models/<name>/student`` and ``models/<name>/pca/<dim>``. Writes
+``models/<name>/quantized/<backend>/{student,<dim>}``: each the fp32 model folder (so it still
+loads with plain ``SentenceTransformer(path)``) plus the int8 weights, named in
+``quantization.json``; ``load_variant`` loads any of them with the right backend.
+
+- ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
+  quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
+  It is exported once per student and shared by its PCA variants: Pooling, the PCA ``Dense`` and
+  ``Normalize`` stay torch modules.
+- ``torch-int8``: torch dynamic quantization of the Linear layers, the fallback for models ONNX
+  cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
+  state dict is saved and reloaded into a freshly quantized copy of the fp32 model.
 """
 
 from __future__ import annotations
@@ -13,14 +20,14 @@ import json
 import logging
 import platform
 import shutil
-import sys
 from pathlib import Path
 
+import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
-from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
+from tasks.fileio import atomic_dir, atomic_path, write_json
 from tasks.params import Params
 from tasks.pca import pca_dir
 from tasks.student import MODELS_DIR, student_dir
@@ -28,10 +35,11 @@ from tasks.student import MODELS_DIR, student_dir
 log = logging.getLogger(__name__)
 
 QUANTIZATION_FILE = "quantization.json"
+TORCH_INT8_FILE = "torch_int8.pt"
 
 
-def int8_dir(name: str) -> Path:
-    return MODELS_DIR / name / "int8"
+def quantized_dir(name: str) -> Path:
+    return MODELS_DIR / name / "quantized"
 
 
 def cpu_quantization_config() -> str:
@@ -52,36 +60,69 @@ def cpu_quantization_config() -> str:
     return "avx2"
 
 
+def torch_int8(model: SentenceTransformer) -> SentenceTransformer:
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
 def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
     """Load any model this pipeline wrote, with the backend its ``quantization.json`` names."""
     marker = Path(path) / QUANTIZATION_FILE
-    if marker.is_file():
-        info = json.loads(marker.read_text())
-        return SentenceTransformer(
-            str(path), backend=info["backend"], model_kwargs={"file_name": info["file_name"]}, **kwargs
-        )
-    return SentenceTransformer(str(path), **kwargs)
+    if not marker.is_file():
+        return SentenceTransformer(str(path), **kwargs)
+    info = json.loads(marker.read_text())
+    if info["backend"] == "onnx":
+        return SentenceTransformer(str(path), backend="onnx", model_kwargs={"file_name": info["file_name"]}, **kwargs)
+    model = torch_int8(SentenceTransformer(str(path), device="cpu", **kwargs))
+    model.load_state_dict(torch.load(Path(path) / info["file_name"], weights_only=False))
+    return model
+
+
+def export_onnx_int8(sources: dict[str, Path], out_dir: Path) -> dict:
+    """Quantize the Transformer of ``sources['student']`` once; every source gets a copy of the int8 file."""
+    config = cpu_quantization_config()
+    exported = out_dir / "student"
+    shutil.copytree(sources["student"], exported)
+    onnx_model = SentenceTransformer(str(exported), backend="onnx", device="cpu")
+    export_dynamic_quantized_onnx_model(onnx_model, config, str(exported))
+    [onnx_file] = (exported / "onnx").glob(f"model_*{config}.onnx")
+    file_name = f"onnx/{onnx_file.name}"
+    for variant, source in sources.items():
+        target = out_dir / variant
+        if variant != "student":
+            shutil.copytree(source, target)
+            (target / "onnx").mkdir()
+            shutil.copy2(onnx_file, target / file_name)
+        write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "config": config})
+    return {"config": config}
+
+
+def export_torch_int8(sources: dict[str, Path], out_dir: Path) -> dict:
+    for variant, source in sources.items():
+        target = out_dir / variant
+        shutil.copytree(source, target)
+        quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
+        with atomic_path(target / TORCH_INT8_FILE) as tmp:
+            torch.save(quantized.state_dict(), tmp)
+        write_json(target / QUANTIZATION_FILE, {"backend": "torch-int8", "file_name": TORCH_INT8_FILE})
+    return {}
+
+
+EXPORTERS = {"onnx-int8": export_onnx_int8, "torch-int8": export_torch_int8}
+
+
+def model_variants(name: str) -> dict[str, Path]:
+    """The fp32 models of student ``name``: the student itself and one per PCA dimension."""
+    pca = pca_dir(name)
+    dims = sorted((p for p in pca.iterdir() if p.is_dir()), key=lambda p: int(p.name)) if pca.exists() else []
+    return {"student": student_dir(name), **{p.name: p for p in dims}}
 
 
 def quantize_student(name: str, params: Params) -> dict:
-    config = cpu_quantization_config()
-    sources = {"student": student_dir(name)}
-    sources.update({p.name: p for p in sorted(pca_dir(name).iterdir()) if p.is_dir()} if pca_dir(name).exists() else {})
-    with atomic_dir(int8_dir(name)) as tmp:
-        exported = tmp / "student"
-        shutil.copytree(student_dir(name), exported)
-        onnx_model = SentenceTransformer(str(exported), backend="onnx", device="cpu")
-        export_dynamic_quantized_onnx_model(onnx_model, config, str(exported))
-        [onnx_file] = (exported / "onnx").glob(f"model_*{config}.onnx")
-        file_name = f"onnx/{onnx_file.name}"
-        for variant, source in sources.items():
-            target = tmp / variant
-            if variant != "student":
-                shutil.copytree(source, target)
-                (target / "onnx").mkdir()
-                shutil.copy2(onnx_file, target / file_name)
-            write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "config": config})
-    summary = {"name": name, "backend": "onnx-int8", "config": config, "variants": sorted(sources)}
+    sources = model_variants(name)
+    summary: dict = {"name": name, "variants": sorted(sources), "backends": {}}
+    with atomic_dir(quantized_dir(name)) as tmp:
+        for backend in params.quantize.backends:
+            summary["backends"][backend] = EXPORTERS[backend](sources, tmp / backend)
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 

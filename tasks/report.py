@@ -28,8 +28,12 @@ COLUMNS = ["model", "dim", "STSb test", "vs teacher", "sentences/s", "speed-up",
 
 
 def collect_rows(eval_dir: Path = EVAL_DIR) -> list[dict]:
-    teacher = json.loads((eval_dir / f"{TEACHER}.json").read_text())["variants"][TEACHER]
-    rows = [{"model": TEACHER, **teacher, "stsb_test_kept": 1.0, "speedup_vs_teacher": 1.0}]
+    teacher_variants = json.loads((eval_dir / f"{TEACHER}.json").read_text())["variants"]
+    score = teacher_variants[TEACHER]["stsb_test_spearman"]
+    rows = [
+        {"model": label, **m, "stsb_test_kept": m["stsb_test_spearman"] / score, "speedup_vs_teacher": 1.0}
+        for label, m in teacher_variants.items()
+    ]
     for file in sorted(eval_dir.glob("*.json")):
         if file.stem != TEACHER:
             rows += [{"model": label, **m} for label, m in json.loads(file.read_text())["variants"].items()]

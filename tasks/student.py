@@ -114,10 +114,12 @@ class CachedMSEEvaluator(MSEEvaluator):
         return super().embed_inputs(model, sentences, **kwargs)
 
 
-def stsb_evaluator(split: str, prepared_dir: Path = PREPARED_DIR, batch_size: int = 32) -> EmbeddingSimilarityEvaluator:
-    pairs = pq.read_table(prepared_dir / f"stsb_{split}.parquet").to_pydict()
-    return EmbeddingSimilarityEvaluator(
-        pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size
+def stsb_evaluator(
+    split: str, batch_size: int = 32, evaluator: type = EmbeddingSimilarityEvaluator, **kwargs
+) -> EmbeddingSimilarityEvaluator:
+    pairs = pq.read_table(PREPARED_DIR / f"stsb_{split}.parquet").to_pydict()
+    return evaluator(
+        pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size, **kwargs
     )
 
 

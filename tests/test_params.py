@@ -42,7 +42,7 @@ INVALID = [
     ("missing corpus file", with_change("prepare.corpus", "./no/such/corpus.txt"), "prepare.corpus: file or folder './no/such/corpus.txt' does not exist"),
     ("missing stsb folder", with_change("prepare.stsb", "/no/such/stsb"), "prepare.stsb: '/no/such/stsb' has no sts-train.csv"),
     ("missing teacher", with_change("teacher.model", "./no-such-model"), "teacher.model: model './no-such-model' is neither a local folder"),
-    ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8'"),
+    ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8' or 'torch-int8'"),
     ("heldout leaves nothing", with_change("prepare.heldout_sentences", 300), "prepare.heldout_sentences: 300 leaves no training sentences"),
     ("bad student name", with_change("students", {"a/b": {"layers": [0]}}), "students.a/b.[key]: String should match pattern"),
 ]

@@ -14,12 +14,9 @@ import json, sys
 from pathlib import Path
 from sentence_transformers import SentenceTransformer
 dims = {}
-for folder in sorted(p for p in Path("models").glob("*/*") if p.is_dir()):
-    paths = [folder] if (folder / "modules.json").is_file() else sorted(p for p in folder.iterdir() if p.is_dir())
-    for path in paths:
-        model = SentenceTransformer(str(path))
-        vector = model.encode(["A fresh process loads every model."])
-        dims[str(path)] = vector.shape[1]
+for path in sorted(p.parent for p in Path("models").rglob("modules.json")):
+    model = SentenceTransformer(str(path))
+    dims[str(path)] = model.encode(["A fresh process loads every model."]).shape[1]
 print(json.dumps(dims))
 """
 
@@ -31,7 +28,7 @@ def ran_stages(output: str) -> list[str]:
 def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     project = tiny_pipeline_run
     report = (project / "reports" / "report.md").read_text()
-    for model in ("teacher", "L1", "L1-int8", "L1-pca32", "L1-pca32-int8"):
+    for model in ("teacher", "L1", "L1-onnx-int8", "L1-torch-int8", "L1-pca32", "L1-pca32-onnx-int8", "L1-emb-binary"):
         assert f"| {model} " in report or f"| {model} *" in report
 
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
@@ -42,9 +39,11 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
 
     dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
     assert dims == {
-        "models/L1/int8/32": 32,
-        "models/L1/int8/student": 384,
         "models/L1/pca/32": 32,
+        "models/L1/quantized/onnx-int8/32": 32,
+        "models/L1/quantized/onnx-int8/student": 384,
+        "models/L1/quantized/torch-int8/32": 32,
+        "models/L1/quantized/torch-int8/student": 384,
         "models/L1/student": 384,
     }
 
@@ -57,14 +56,14 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     changed = run(["dvc", "repro"], project)
     assert ran_stages(changed.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
-    assert "| L1-pca16-int8 " in (project / "reports" / "report.md").read_text()
+    assert "| L1-pca16-onnx-int8 " in (project / "reports" / "report.md").read_text()
 
 
 def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
     first = run(["python", "-m", "flows.pipeline"], tiny_project)
     assert "Flow run" in first.stderr + first.stdout and "Completed" in first.stderr + first.stdout
     assert (tiny_project / "reports" / "report.md").is_file()
-    assert (tiny_project / "models" / "L1" / "int8" / "32" / "quantization.json").is_file()
+    assert (tiny_project / "models" / "L1" / "quantized" / "onnx-int8" / "32" / "quantization.json").is_file()
     # The flow recorded every stage with DVC: nothing left for dvc to do.
     assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."
     assert ran_stages(run(["dvc", "repro"], tiny_project).stdout) == []
