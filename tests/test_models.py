@@ -1,0 +1,181 @@
+"""Students, PCA and quantization on the real all-MiniLM-L6-v2 model and real STSb sentences."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sklearn.decomposition import PCA
+from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, RobertaConfig
+
+from tasks import assets
+from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator
+from tasks.params import StudentSpec
+from tasks.pca import split_normalize, with_pca
+from tasks.prepare import load_stsb
+from tasks.quantize import export_onnx_int8, export_torch_int8, load_variant, torch_int8
+from tasks.student import kept_layers, layer_stack, prune_layers
+from tests.conftest import run
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+ENCODE_SCRIPT = """
+import sys, numpy as np
+from tasks.quantize import load_variant
+model = load_variant(sys.argv[1])
+layers = model[0].auto_model.config.num_hidden_layers if hasattr(model[0], "auto_model") else -1
+np.save(sys.argv[2], model.encode(open(sys.argv[3]).read().splitlines()))
+print(layers, sum(p.numel() for p in model.parameters()))
+"""
+
+
+@pytest.fixture(scope="module")
+def sentences() -> list[str]:
+    test = load_stsb("sentence-transformers/stsb")["test"]
+    return list(dict.fromkeys(list(test["sentence1"][:150]) + list(test["sentence2"][:150])))
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformer:
+    return SentenceTransformer(assets.resolve_model(MINILM), device="cpu")
+
+
+def encode_in_fresh_process(folder: Path, sentences: list[str], tmp_path: Path) -> tuple[np.ndarray, str]:
+    (tmp_path / "sentences.txt").write_text("\n".join(sentences))
+    out = tmp_path / "vectors.npy"
+    result = run(["python", "-c", ENCODE_SCRIPT, str(folder), str(out), str(tmp_path / "sentences.txt")], Path.cwd())
+    return np.load(out), result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"num_layers": 6}, [0, 2, 4, 7, 9, 11]),
+        ({"num_layers": 4}, [0, 4, 7, 11]),
+        ({"num_layers": 3, "strategy": "first"}, [0, 1, 2]),
+        ({"num_layers": 2, "strategy": "last"}, [10, 11]),
+        ({"num_layers": 1}, [0]),
+        ({"layers": [0, 5, 11]}, [0, 5, 11]),
+        ({}, list(range(12))),
+    ],
+)
+def test_kept_layers(spec: dict, expected: list[int]) -> None:
+    assert kept_layers(StudentSpec(**spec), 12) == expected
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        BertConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37),
+        MPNetConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37),
+        RobertaConfig(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=37),
+        DistilBertConfig(dim=32, n_layers=4, n_heads=2, hidden_dim=37),
+    ],
+    ids=["bert", "mpnet", "roberta", "distilbert"],
+)
+def test_layer_stack_is_found_by_shape(config) -> None:
+    encoder = AutoModel.from_config(config)
+    parent, attr = layer_stack(encoder, 4)
+    kept = torch.nn.ModuleList([getattr(parent, attr)[i] for i in (0, 3)])
+    setattr(parent, attr, kept)
+    output = encoder(input_ids=torch.tensor([[1, 5, 7, 2]]), attention_mask=torch.ones(1, 4, dtype=torch.long))
+    assert output.last_hidden_state.shape == (1, 4, 32)
+    assert len(getattr(parent, attr)) == 2
+
+
+def test_pruned_student_reloads_identically(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:
+    student = prune_layers(SentenceTransformer(assets.resolve_model(MINILM), device="cpu"), [0, 2, 4])
+    expected = student.encode(sentences)
+    parameters = sum(p.numel() for p in student.parameters())
+    assert parameters < sum(p.numel() for p in minilm.parameters())
+    student.save(str(tmp_path / "student"))
+    vectors, facts = encode_in_fresh_process(tmp_path / "student", sentences, tmp_path)
+    assert facts == f"3 {parameters}"
+    np.testing.assert_array_equal(vectors, expected)
+
+
+@pytest.fixture(scope="module")
+def pca_model(minilm: SentenceTransformer, sentences: list[str], tmp_path_factory) -> tuple[Path, PCA]:
+    body, _ = split_normalize(minilm)
+    pooled = SentenceTransformer(modules=body, device="cpu").encode(sentences[:200])
+    pca = PCA(n_components=32, svd_solver="full").fit(pooled)
+    folder = tmp_path_factory.mktemp("pca") / "32"
+    with_pca(minilm, pca, 32).save(str(folder))
+    return folder, pca
+
+
+def test_pca_is_the_centred_projection_before_normalize(
+    minilm: SentenceTransformer, pca_model: tuple[Path, PCA], sentences: list[str], tmp_path: Path
+) -> None:
+    folder, pca = pca_model
+    model = SentenceTransformer(str(folder), device="cpu")
+    assert model.get_embedding_dimension() == 32
+    assert [type(m).__name__ for m in model] == ["Transformer", "Pooling", "Dense", "Normalize"]
+    body, _ = split_normalize(minilm)
+    expected = pca.transform(SentenceTransformer(modules=body, device="cpu").encode(sentences))
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    vectors = model.encode(sentences)
+    np.testing.assert_allclose(vectors, expected, atol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    reloaded, _ = encode_in_fresh_process(folder, sentences, tmp_path)
+    np.testing.assert_array_equal(reloaded, vectors)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_onnx_int8_keeps_pca_and_normalize(
+    minilm: SentenceTransformer, pca_model: tuple[Path, PCA], sentences: list[str], tmp_path: Path
+) -> None:
+    pca_folder, _ = pca_model
+    export_onnx_int8({"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "onnx-int8")
+    info = json.loads((tmp_path / "onnx-int8" / "32" / "quantization.json").read_text())
+    assert info["backend"] == "onnx" and info["file_name"].startswith("onnx/model_qint8_")
+
+    student = load_variant(tmp_path / "onnx-int8" / "student")
+    assert cosine(student.encode(sentences), minilm.encode(sentences)).min() >= 0.98
+
+    reduced = load_variant(tmp_path / "onnx-int8" / "32")
+    vectors = reduced.encode(sentences)
+    assert vectors.shape == (len(sentences), 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    fp32 = SentenceTransformer(str(pca_folder), device="cpu").encode(sentences)
+    assert cosine(vectors, fp32).mean() >= 0.98
+    # Plain loading still works: the fp32 weights stay beside the int8 file.
+    assert SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), device="cpu").get_embedding_dimension() == 32
+
+
+def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:
+    source = Path(assets.resolve_model(MINILM))
+    export_torch_int8({"student": source}, tmp_path / "torch-int8")
+    expected = torch_int8(SentenceTransformer(str(source), device="cpu")).encode(sentences)
+    reloaded, _ = encode_in_fresh_process(tmp_path / "torch-int8" / "student", sentences, tmp_path)
+    np.testing.assert_allclose(reloaded, expected, atol=1e-6)
+    assert cosine(reloaded, minilm.encode(sentences)).mean() >= 0.9  # per-tensor torch int8 is coarser than ONNX
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
+def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, sentences: list[str], precision: str) -> None:
+    calibration = minilm.encode(sentences[:100], normalize_embeddings=True)
+    test = load_stsb("sentence-transformers/stsb")["test"].select(range(200))
+    evaluator = CalibratedSimilarityEvaluator(
+        list(test["sentence1"]), list(test["sentence2"]), list(test["score"]), name="sts-test",
+        precision=precision, calibration_embeddings=calibration,
+    )
+    vectors = evaluator.embed_inputs(minilm, sentences[:10])
+    assert vectors.shape == (10, 384)
+    if precision in ("binary", "ubinary"):
+        assert set(np.unique(vectors)) == {-1.0, 1.0}
+    else:
+        assert np.array_equal(vectors, np.round(vectors)) and vectors.min() >= -128 and vectors.max() <= 255
+    assert 384 * BITS_PER_VALUE[precision] // 8 == {"int8": 384, "uint8": 384, "binary": 48, "ubinary": 48}[precision]
+    float32 = CalibratedSimilarityEvaluator.__mro__[1](list(test["sentence1"]), list(test["sentence2"]), list(test["score"]), name="sts-test")(minilm)
+    quantized = evaluator(minilm)
+    assert quantized["sts-test_spearman_cosine"] > 0.9 * float32["sts-test_spearman_cosine"]
