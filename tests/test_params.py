@@ -56,7 +56,7 @@ def test_invalid_params_name_the_key(case: str, raw: dict, message: str) -> None
 
 
 def test_profiles_are_valid() -> None:
-    for profile in ["params.yaml", "profiles/tiny.yaml"]:
+    for profile in ["params.yaml", "profiles/tiny.yaml", "profiles/mpnet.yaml"]:
         params = load_params(ROOT / profile)
         assert params.students
 
