@@ -104,6 +104,12 @@ class EvaluateParams(Section):
     calibration_sentences: PositiveInt = Field(1000, description="Corpus sentences that set the int8/uint8 ranges")
 
 
+class ScheduleParams(Section):
+    cron: str = Field(
+        "0 3 * * *", pattern=r"^\S+( \S+){4}$", description="When `python -m flows.serve` runs the pipeline (5-field cron, UTC)"
+    )
+
+
 class Params(Section):
     prepare: PrepareParams
     teacher: TeacherParams
@@ -112,6 +118,7 @@ class Params(Section):
     pca: PcaParams = PcaParams()
     quantize: QuantizeParams = QuantizeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    schedule: ScheduleParams = ScheduleParams()
 
 
 def _key(loc: tuple[Any, ...]) -> str:
