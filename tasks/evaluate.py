@@ -80,17 +80,21 @@ BITS_PER_VALUE = {"int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 class CalibratedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
     """STSb on quantized embeddings whose int8/uint8 ranges come from corpus embeddings, never the test set.
 
-    Scores are cosine similarities of the quantized integer vectors; binary vectors are unpacked to
-    +-1, where cosine is a monotone function of the Hamming distance.
+    ``float_embeddings`` maps each STSb sentence to its float32 embedding, computed once and shared
+    by every precision. Scores are cosine similarities of the quantized integer vectors; binary
+    vectors are unpacked to +-1, where cosine is a monotone function of the Hamming distance.
     """
 
-    def __init__(self, *args, precision: str, calibration_embeddings: np.ndarray, **kwargs) -> None:
+    def __init__(
+        self, *args, precision: str, calibration_embeddings: np.ndarray, float_embeddings: dict[str, np.ndarray], **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.quantized_precision = precision
         self.calibration_embeddings = calibration_embeddings
+        self.float_embeddings = float_embeddings
 
     def embed_inputs(self, model, sentences, **kwargs) -> np.ndarray:
-        embeddings = model.encode(sentences, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True)
+        embeddings = np.stack([self.float_embeddings[s] for s in sentences])
         quantized = quantize_embeddings(
             embeddings, precision=self.quantized_precision, calibration_embeddings=self.calibration_embeddings
         )
@@ -100,15 +104,23 @@ class CalibratedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
         return quantized.astype(np.float32)
 
 
+def float_embeddings(model: SentenceTransformer, sentences: list[str], batch_size: int) -> dict[str, np.ndarray]:
+    unique = list(dict.fromkeys(sentences))
+    return dict(zip(unique, model.encode(unique, batch_size=batch_size, normalize_embeddings=True)))
+
+
 def embedding_quantization(model: SentenceTransformer, base: dict, params: EvaluateParams) -> dict[str, dict]:
     """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus."""
     calibration = model.encode(
         corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size, normalize_embeddings=True
     )
+    pairs = pq.read_table(PREPARED_DIR / "stsb_test.parquet").to_pydict()
+    vectors = float_embeddings(model, pairs["sentence1"] + pairs["sentence2"], params.batch_size)
     results = {}
     for precision in params.embedding_precisions:
         evaluator = stsb_evaluator(
-            "test", params.batch_size, CalibratedSimilarityEvaluator, precision=precision, calibration_embeddings=calibration
+            "test", params.batch_size, CalibratedSimilarityEvaluator,
+            precision=precision, calibration_embeddings=calibration, float_embeddings=vectors,
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
         results[precision] = {

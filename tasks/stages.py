@@ -9,6 +9,7 @@ top would skip a stage whose outputs DVC had just removed.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import shlex
@@ -65,6 +66,8 @@ def run_stage(stage: Stage, root: Path) -> str:
         status = module.main(list(stage.args))
     except SystemExit as exc:  # entry points exit 2 on bad params
         status = exc.code
+    finally:
+        gc.collect()  # free the stage's models before the next stage loads its own
     if status:
         raise StageFailed(f"stage {stage.name} exited with status {status}")
     with Repo(str(root)) as repo:

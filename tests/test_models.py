@@ -11,11 +11,12 @@ import pyarrow as pa
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
 from sklearn.decomposition import PCA
 from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, RobertaConfig
 
 from tasks import assets
-from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator
+from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, float_embeddings
 from tasks.params import StudentSpec
 from tasks.pca import split_normalize, with_pca
 from tasks.prepare import load_stsb
@@ -165,17 +166,18 @@ def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransform
 def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, sentences: list[str], precision: str) -> None:
     calibration = minilm.encode(sentences[:100], normalize_embeddings=True)
     test = load_stsb("sentence-transformers/stsb")["test"].select(range(200))
+    first, second = list(test["sentence1"]), list(test["sentence2"])
     evaluator = CalibratedSimilarityEvaluator(
-        list(test["sentence1"]), list(test["sentence2"]), list(test["score"]), name="sts-test",
-        precision=precision, calibration_embeddings=calibration,
+        first, second, list(test["score"]), name="sts-test", precision=precision,
+        calibration_embeddings=calibration, float_embeddings=float_embeddings(minilm, first + second, 32),
     )
-    vectors = evaluator.embed_inputs(minilm, sentences[:10])
+    vectors = evaluator.embed_inputs(minilm, first[:10])
     assert vectors.shape == (10, 384)
     if precision in ("binary", "ubinary"):
         assert set(np.unique(vectors)) == {-1.0, 1.0}
     else:
         assert np.array_equal(vectors, np.round(vectors)) and vectors.min() >= -128 and vectors.max() <= 255
     assert 384 * BITS_PER_VALUE[precision] // 8 == {"int8": 384, "uint8": 384, "binary": 48, "ubinary": 48}[precision]
-    float32 = CalibratedSimilarityEvaluator.__mro__[1](list(test["sentence1"]), list(test["sentence2"]), list(test["score"]), name="sts-test")(minilm)
+    float32 = EmbeddingSimilarityEvaluator(first, second, list(test["score"]), name="sts-test")(minilm)
     quantized = evaluator(minilm)
     assert quantized["sts-test_spearman_cosine"] > 0.9 * float32["sts-test_spearman_cosine"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from tests.conftest import run
 
 RELOAD_SCRIPT = """
@@ -51,12 +49,18 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     assert ran_stages(again.stdout) == []
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
 
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["pca"]["dims"] = [16]
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
-    changed = run(["dvc", "repro"], project)
-    assert ran_stages(changed.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
+    plots = run(["dvc", "plots", "show", "-o", "plots-html"], project)
+    assert "STSb test Spearman against speed-up" in (project / "plots-html" / "index.html").read_text(), plots.stdout
+
+    # Compare a second configuration as users do: an experiment, then exp show / metrics diff.
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline run"], project)
+    experiment = run(["dvc", "exp", "run", "-S", "pca.dims=[16]"], project)
+    assert ran_stages(experiment.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
     assert "| L1-pca16-onnx-int8 " in (project / "reports" / "report.md").read_text()
+    assert "pca.dims" in run(["dvc", "exp", "show", "--no-pager"], project).stdout
+    diff = run(["dvc", "metrics", "diff", "--json"], project).stdout
+    assert "L1-pca16" in diff and "L1-pca32" in diff
 
 
 def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
