@@ -58,7 +58,7 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     experiment = run(["dvc", "exp", "run", "-S", "pca.dims=[16]"], project)
     assert ran_stages(experiment.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
     assert "| L1-pca16-onnx-int8 " in (project / "reports" / "report.md").read_text()
-    assert "pca.dims" in run(["dvc", "exp", "show", "--no-pager"], project).stdout
+    assert "pca.dims" in run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()[0]
     diff = run(["dvc", "metrics", "diff", "--json"], project).stdout
     assert "L1-pca16" in diff and "L1-pca32" in diff
 
