@@ -48,6 +48,12 @@ class TeacherParams(Section):
     max_seq_length: PositiveInt | None = None
     precision: Literal["float32", "float16"] = "float32"
     shard_rows: PositiveInt = 4096
+    dask_workers: Annotated[int, Field(ge=0)] = Field(
+        0, description="0 encodes in the stage's process; N > 0 on a local Dask cluster of N worker processes"
+    )
+    dask_address: str | None = Field(
+        None, description="Scheduler address of a running Dask cluster; the DISTILL_DASK_ADDRESS variable overrides it"
+    )
 
 
 class StudentSpec(Section):

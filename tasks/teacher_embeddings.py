@@ -4,15 +4,28 @@ Reads ``params.teacher`` and ``data/prepared/corpus.parquet``. Writes shards int
 ``data/embeddings/<teacher fingerprint>/`` (a persistent DVC output: sentences cached by an
 earlier run are never encoded again) and ``data/teacher.json``, which names the fingerprint that
 later stages read their targets from.
+
+The missing sentences are encoded in this process, or, when ``teacher.dask_workers`` or
+``teacher.dask_address`` (or the ``DISTILL_DASK_ADDRESS`` environment variable) asks for it, as
+Prefect tasks on a Dask cluster through ``prefect_dask.DaskTaskRunner``: one task per shard, each
+writing its own shard into the cache, each worker loading the teacher once. The workers must see
+the cache folder and the model folder at the same paths; with a cluster on other machines, set
+``PREFECT_API_URL`` to a Prefect server they can reach.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
+import os
+import socket
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.compute as pc
@@ -20,20 +33,32 @@ import pyarrow.parquet as pq
 from sentence_transformers import SentenceTransformer
 
 from tasks import assets
+from tasks.cli import configure_logging
 from tasks.embedding_cache import EmbeddingCache, model_fingerprint
 from tasks.fileio import write_json
-from tasks.cli import configure_logging
 from tasks.params import TeacherParams, load_or_exit
 from tasks.prepare import PREPARED_DIR
+
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
 
 log = logging.getLogger(__name__)
 
 EMBEDDINGS_DIR = Path("data/embeddings")
 TEACHER_FILE = Path("data/teacher.json")
+DASK_ADDRESS_ENV = "DISTILL_DASK_ADDRESS"
 
 
 def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
-    table = pq.read_table(prepared_dir / "corpus.parquet")
+    path = Path(prepared_dir) / "corpus.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run the prepare stage first (python -m tasks.prepare)")
+    columns = ["sentence"] if split is None else ["sentence", "split"]
+    names = pq.read_schema(path).names
+    absent = [name for name in columns if name not in names]
+    if absent:
+        raise ValueError(f"{path} has no column {', '.join(absent)} (columns: {', '.join(names)}); rerun the prepare stage")
+    table = pq.read_table(path, columns=columns)
     if split is not None:
         table = table.filter(pc.equal(table["split"], split))
     return table["sentence"].to_pylist()
@@ -55,10 +80,22 @@ def model_folder(model: SentenceTransformer, ref: str) -> Path:
     return Path(snapshot_download(ref))
 
 
+def encode_texts(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:
+    """The one encode call of both paths, so in-process and Dask vectors agree."""
+    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+
+def cache_for(
+    model: SentenceTransformer, model_dir: Path, cache_root: Path, precision: str = "float32", output: str = "model"
+) -> EmbeddingCache:
+    fingerprint = model_fingerprint(model_dir, max_seq_length=model.max_seq_length, precision=precision, output=output)
+    return EmbeddingCache(cache_root, fingerprint, model.get_embedding_dimension(), precision)
+
+
 def embed_corpus(
     model: SentenceTransformer,
     model_dir: Path,
-    texts: list[str],
+    texts: Sequence[str],
     *,
     cache_root: Path = EMBEDDINGS_DIR,
     batch_size: int = 64,
@@ -66,16 +103,98 @@ def embed_corpus(
     precision: str = "float32",
     output: str = "model",
 ) -> tuple[EmbeddingCache, dict]:
-    """Make sure every text has an embedding in the cache; encode only the missing ones."""
-    fingerprint = model_fingerprint(model_dir, max_seq_length=model.max_seq_length, precision=precision, output=output)
-    cache = EmbeddingCache(cache_root, fingerprint, model.get_embedding_dimension(), precision)
-
-    def encode(chunk: list[str]) -> np.ndarray:
-        return model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=len(chunk) > batch_size)
-
-    stats = cache.fill(texts, encode, shard_rows)
+    """Make sure every text has an embedding in the cache; encode only the missing ones, in this process."""
+    cache = cache_for(model, model_dir, cache_root, precision, output)
+    stats = cache.fill(texts, lambda chunk: encode_texts(model, chunk, batch_size), shard_rows)
     log.info("embedding cache %s: %s", cache.folder, stats)
-    return cache, {"fingerprint": fingerprint, **asdict(stats)}
+    return cache, {"fingerprint": cache.fingerprint, **asdict(stats)}
+
+
+@functools.lru_cache(maxsize=1)
+def worker_model(model_dir: str, max_seq_length: int) -> SentenceTransformer:
+    """This process's teacher: a Dask worker loads it for its first shard and reuses it for the next ones."""
+    return load_model(model_dir, max_seq_length)
+
+
+def encode_shard(cache: EmbeddingCache, texts: list[str], model_dir: str, max_seq_length: int, batch_size: int) -> dict:
+    """One Dask task: encode one chunk with this worker's teacher and write it as one shard."""
+    cache.write_shard(texts, encode_texts(worker_model(model_dir, max_seq_length), texts, batch_size))
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "model_loads": worker_model.cache_info().misses}
+
+
+def dask_runner(params: TeacherParams) -> DaskTaskRunner | None:
+    """Where to encode: a running scheduler (``DISTILL_DASK_ADDRESS``, else ``dask_address``), a new
+    local cluster of ``dask_workers`` one-thread processes, or None for this process."""
+    address = os.environ.get(DASK_ADDRESS_ENV) or params.dask_address
+    if not address and not params.dask_workers:
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": params.dask_workers, "threads_per_worker": 1, "dashboard_address": ":0"})
+
+
+@contextlib.contextmanager
+def prefect_api_for_workers() -> Iterator[None]:
+    """Hand Dask workers this process's Prefect API: without an API URL each worker would start its own
+    temporary Prefect server, tens of seconds each."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the temporary server Prefect starts for a flow run without one
+    server.start()
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        yield
+
+
+def fill_on_dask(
+    cache: EmbeddingCache,
+    texts: Sequence[str],
+    runner: DaskTaskRunner,
+    *,
+    model_dir: Path,
+    max_seq_length: int,
+    batch_size: int,
+    shard_rows: int,
+) -> dict:
+    """``EmbeddingCache.fill`` with one Prefect task per shard on the Dask cluster.
+
+    The cluster starts only if a shard is missing. Returns the fill counts, how many worker
+    processes took part and how often they loaded the teacher in total.
+    """
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.settings import PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW, temporary_settings
+
+    shard_task = task(encode_shard, name="encode-shard", cache_policy=NO_CACHE)
+    reports: list[dict] = []
+
+    def encode_on_workers(chunks: list[list[str]]) -> None:
+        if not chunks:
+            return
+        with prefect_api_for_workers(), runner:
+            shared = {"cache": cache, "model_dir": str(model_dir), "max_seq_length": max_seq_length, "batch_size": batch_size}
+            futures = [runner.submit(shard_task, {**shared, "texts": chunk}) for chunk in chunks]
+            for number, future in enumerate(futures, 1):
+                reports.append(future.result())
+                worker = reports[-1]["worker"]
+                log.info("embedding cache %s: shard %d of %d written by %s", cache.folder.name, number, len(chunks), worker)
+
+    # Outside a flow run (the stage run on its own), Prefect would warn about every log line here and in the tasks.
+    with temporary_settings({PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW: "ignore"}):
+        stats = cache.fill_with(texts, encode_on_workers, shard_rows)
+        loads: dict[str, int] = {}  # per worker process: how often it has loaded a teacher (its highest report)
+        for report in reports:
+            loads[report["worker"]] = max(loads.get(report["worker"], 0), report["model_loads"])
+        summary = {"fingerprint": cache.fingerprint, **asdict(stats)}
+        summary.update(dask_workers_used=len(loads), teacher_loads=sum(loads.values()))
+        log.info("embedding cache %s: %s", cache.folder, summary)
+    return summary
 
 
 def open_teacher_cache(teacher_file: Path = TEACHER_FILE, cache_root: Path = EMBEDDINGS_DIR) -> EmbeddingCache:
@@ -83,29 +202,44 @@ def open_teacher_cache(teacher_file: Path = TEACHER_FILE, cache_root: Path = EMB
     return EmbeddingCache(cache_root, info["fingerprint"], info["dimension"], info["precision"])
 
 
-def embed_teacher(params: TeacherParams, teacher_file: Path = TEACHER_FILE, cache_root: Path = EMBEDDINGS_DIR) -> dict:
-    texts = corpus_sentences()
+def embed_teacher(
+    params: TeacherParams,
+    teacher_file: Path = TEACHER_FILE,
+    cache_root: Path = EMBEDDINGS_DIR,
+    prepared_dir: Path = PREPARED_DIR,
+) -> dict:
+    """Fill the teacher's cache for the whole corpus, then name it in ``teacher_file``.
+
+    ``teacher_file`` holds only what identifies the targets, so rerunning with nothing new to encode
+    leaves it, and the stages downstream of it, unchanged. Returns it with this run's fill counts.
+    """
+    texts = corpus_sentences(prepared_dir=prepared_dir)
     if not texts:
-        raise ValueError("prepare produced an empty corpus; nothing to encode")
+        raise ValueError(f"{Path(prepared_dir) / 'corpus.parquet'} has no sentences; nothing to encode")
     model = load_model(params.model, params.max_seq_length)
-    _, stats = embed_corpus(
-        model,
-        model_folder(model, params.model),
-        texts,
-        cache_root=cache_root,
-        batch_size=params.batch_size,
-        shard_rows=params.shard_rows,
-        precision=params.precision,
-    )
+    model_dir = model_folder(model, params.model)
+    runner = dask_runner(params)
+    if runner is None:
+        cache, stats = embed_corpus(
+            model, model_dir, texts, cache_root=cache_root, batch_size=params.batch_size,
+            shard_rows=params.shard_rows, precision=params.precision,
+        )
+    else:
+        cache = cache_for(model, model_dir, cache_root, params.precision)
+        stats = fill_on_dask(
+            cache, texts, runner, model_dir=model_dir, max_seq_length=model.max_seq_length,
+            batch_size=params.batch_size, shard_rows=params.shard_rows,
+        )
     info = {
         "model": params.model,
-        "dimension": model.get_embedding_dimension(),
+        "fingerprint": cache.fingerprint,
+        "dimension": cache.dimension,
         "precision": params.precision,
         "max_seq_length": model.max_seq_length,
-        **stats,
+        "sentences": len(texts),
     }
     write_json(teacher_file, info)
-    return info
+    return {**info, **stats}
 
 
 def main(argv: list[str] | None = None) -> int:

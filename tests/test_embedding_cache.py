@@ -1,0 +1,328 @@
+"""The teacher embedding cache with the real all-MiniLM-L6-v2 and real Parquet shards.
+
+Subprocesses stand in for a second writer, a killed run and a Dask cluster; they use the same
+packaged model. Every comparison is against plain ``SentenceTransformer.encode`` in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.embedding_cache import CacheError, EmbeddingCache
+from tasks.params import TeacherParams
+from tasks.teacher_embeddings import (
+    DASK_ADDRESS_ENV,
+    cache_for,
+    corpus_sentences,
+    dask_runner,
+    embed_corpus,
+    embed_teacher,
+    encode_texts,
+    load_model,
+    model_folder,
+    open_teacher_cache,
+)
+from tests.conftest import TEST_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BATCH = 16
+WORDS = (
+    "the a market report council minister team season film music company shares rose fell sharply after "
+    "talks with union leaders over pay and pensions while fans waited outside stadium in london on monday"
+).split()
+
+# One fill in a child process: args as JSON in argv[1]; prints the fill's stats as JSON.
+FILL_SCRIPT = """
+import json, logging, sys, time
+from pathlib import Path
+from tasks.teacher_embeddings import embed_corpus, load_model, model_folder
+
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+args = json.loads(sys.argv[1])
+texts = json.loads(Path(args["texts"]).read_text())
+model = load_model(args["model"])
+if args.get("ready"):  # start line: both writers have loaded the model, now fill at the same moment
+    Path(args["ready"]).touch()
+    while not Path(args["go"]).exists():
+        time.sleep(0.01)
+_, stats = embed_corpus(model, model_folder(model, args["model"]), texts, cache_root=Path(args["root"]),
+                        batch_size=args["batch"], shard_rows=args["shard_rows"])
+print(json.dumps(stats))
+"""
+
+# The teacher stage with params from argv[1]; prints what embed_teacher returns.
+TEACHER_SCRIPT = """
+import json, sys
+from pathlib import Path
+from tasks.params import TeacherParams
+from tasks.teacher_embeddings import embed_teacher
+
+args = json.loads(sys.argv[1])
+info = embed_teacher(TeacherParams(**args["params"]), teacher_file=Path(args["teacher_file"]),
+                     cache_root=Path(args["root"]), prepared_dir=Path(args["prepared"]))
+print(json.dumps(info))
+"""
+
+
+def make_sentences(count: int, seed: int = 0) -> list[str]:
+    """Distinct sentences of 3 to 30 words, so batches and shards see varied lengths."""
+    rng = np.random.default_rng(seed)
+    sentences = []
+    for number in range(count):
+        words = rng.choice(WORDS, size=int(rng.integers(3, 31)))
+        sentences.append(f"{' '.join(words).capitalize()} ({number}).")
+    return sentences
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def sentences() -> list[str]:
+    return make_sentences(400)
+
+
+@pytest.fixture(scope="module")
+def reference(model, sentences) -> np.ndarray:
+    return model.encode(sentences, batch_size=BATCH, convert_to_numpy=True)
+
+
+class CountingEncoder:
+    """The real model's encode, remembering every text it was asked to encode."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.texts: list[str] = []
+
+    def __call__(self, chunk: list[str]) -> np.ndarray:
+        self.texts.extend(chunk)
+        return encode_texts(self.model, chunk, BATCH)
+
+
+def new_cache(model, root: Path) -> EmbeddingCache:
+    return cache_for(model, model_folder(model, MODEL), root)
+
+
+def shard_rows_on_disk(cache: EmbeddingCache) -> int:
+    return sum(int(path.stem.rsplit("-", 1)[-1]) for path in cache.shard_paths())
+
+
+def child_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in TEST_ENV.items() if k != DASK_ADDRESS_ENV and not k.startswith("PREFECT_")}
+    # Prefect's temporary server gets its own home here; on 2 busy cores it starts slowly.
+    return env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+
+
+def start_fill(tmp_path: Path, texts_file: Path, root: Path, shard_rows: int, **extra: str) -> subprocess.Popen:
+    args = {"model": MODEL, "texts": str(texts_file), "root": str(root), "batch": BATCH, "shard_rows": shard_rows, **extra}
+    return subprocess.Popen(
+        [sys.executable, "-c", FILL_SCRIPT, json.dumps(args)], cwd=REPO, env=child_env(tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_incremental_fill_encodes_only_new_sentences(model, sentences, reference, tmp_path):
+    cache = new_cache(model, tmp_path)
+    first = CountingEncoder(model)
+    stats = cache.fill(sentences[:250], first, shard_rows=64)
+    assert sorted(first.texts) == sorted(sentences[:250])
+    assert (stats.cached, stats.encoded, stats.shards_written) == (0, 250, 4)
+
+    second = CountingEncoder(model)
+    stats = cache.fill(sentences + sentences[:10], second, shard_rows=64)  # 150 new, 10 repeated
+    assert sorted(second.texts) == sorted(sentences[250:])
+    assert (stats.requested, stats.duplicates, stats.cached, stats.encoded) == (410, 10, 250, 150)
+    lengths = [len(text) for text in second.texts]
+    assert lengths == sorted(lengths, reverse=True), "missing sentences are encoded longest first"
+
+    np.testing.assert_allclose(cache.lookup(sentences[::-1]), reference[::-1], atol=1e-5)
+    third = CountingEncoder(model)
+    assert cache.fill(sentences, third, shard_rows=64).encoded == 0 and third.texts == []
+
+
+def test_bad_input_is_counted_or_refused(model, sentences, tmp_path, caplog):
+    cache = new_cache(model, tmp_path)
+    encoder = CountingEncoder(model)
+    empty = cache.fill([], encoder, shard_rows=8)
+    assert (empty.requested, empty.encoded, empty.shards_written) == (0, 0, 0) and encoder.texts == []
+    assert cache.lookup([]).shape == (0, 384)
+    with pytest.raises(CacheError, match=r"1 of 1 sentences are not in the embedding cache"):
+        cache.lookup([sentences[0]])
+
+    long_line = " ".join(sentences) * 3
+    assert len(long_line) > 100_000
+    texts = [sentences[0], "", "   \t", sentences[1], sentences[0], long_line]
+    with caplog.at_level(logging.WARNING, logger="tasks.embedding_cache"):
+        stats = cache.fill(texts, encoder, shard_rows=8)
+    assert (stats.requested, stats.duplicates, stats.blank_skipped, stats.encoded) == (6, 1, 2, 3)
+    assert sorted(encoder.texts) == sorted([sentences[0], sentences[1], long_line])
+    assert "skipped 2 empty or whitespace-only texts" in caplog.text
+    np.testing.assert_allclose(
+        cache.lookup([long_line, sentences[1]]), model.encode([long_line, sentences[1]], batch_size=BATCH), atol=1e-5
+    )
+    with pytest.raises(CacheError, match=r"1 of 2 sentences .*1 of them are empty or whitespace-only"):
+        cache.lookup([sentences[0], "   \t"])
+    with pytest.raises(ValueError, match=r"shard_rows must be positive, got 0"):
+        cache.fill(sentences[:2], encoder, shard_rows=0)
+
+
+def test_corpus_problems_name_the_file_and_column(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"corpus.parquet not found; run the prepare stage"):
+        corpus_sentences(prepared_dir=tmp_path)
+    pq.write_table(pa.table({"text": ["A sentence."]}), tmp_path / "corpus.parquet")
+    with pytest.raises(ValueError, match=r"has no column sentence \(columns: text\)"):
+        corpus_sentences(prepared_dir=tmp_path)
+    empty = pa.array([], pa.string())
+    pq.write_table(pa.table({"sentence": empty, "split": empty}), tmp_path / "corpus.parquet")
+    with pytest.raises(ValueError, match=r"has no sentences; nothing to encode"):
+        embed_teacher(TeacherParams(model=MODEL), tmp_path / "teacher.json", cache_root=tmp_path, prepared_dir=tmp_path)
+    assert not (tmp_path / "teacher.json").exists()
+
+
+def test_damaged_shards_are_refused_then_quarantined_and_re_encoded(model, sentences, reference, tmp_path, caplog):
+    texts, expected = sentences[:200], reference[:200]
+    cache = new_cache(model, tmp_path)
+    cache.fill(texts, CountingEncoder(model), shard_rows=50)
+    truncated, flipped, renamed, _ = cache.shard_paths()
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    data = bytearray(flipped.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 8])
+    flipped.write_bytes(bytes(data))
+    renamed.write_bytes(renamed.read_bytes().replace(b"embedding", b"embeddinG"))  # footer only: no page checksum covers it
+
+    with pytest.raises(CacheError, match=r"embedding cache shard .*shard-.*\.parquet is damaged") as refused:
+        cache.lookup(texts)
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__, "no pyarrow traceback attached"
+
+    encoder = CountingEncoder(model)
+    with caplog.at_level(logging.WARNING, logger="tasks.embedding_cache"):
+        stats = cache.fill(texts, encoder, shard_rows=50)
+    assert stats.quarantined == 3 and stats.encoded == 150 and len(encoder.texts) == 150
+    for damaged in (truncated, flipped, renamed):
+        assert str(damaged) in caplog.text
+        assert (cache.folder / "quarantine" / damaged.name).is_file() and not damaged.exists()
+    np.testing.assert_allclose(cache.lookup(texts), expected, atol=1e-5)
+
+
+def test_duplicate_keys_across_shards_are_tolerated(model, sentences, reference, tmp_path):
+    cache = new_cache(model, tmp_path)
+    cache.folder.mkdir(parents=True)
+    cache.write_shard(sentences[:50], reference[:50])
+    cache.write_shard(sentences[25:75], reference[25:75])  # what two writers racing without the lock would leave
+    np.testing.assert_allclose(cache.lookup(sentences[:75]), reference[:75], atol=0)
+    encoder = CountingEncoder(model)
+    assert cache.fill(sentences[:75], encoder, shard_rows=50).cached == 75 and encoder.texts == []
+
+
+def test_killed_fill_resumes_to_the_same_embeddings(model, sentences, reference, tmp_path):
+    sentences, reference = sentences[:240], reference[:240]
+    texts_file = tmp_path / "texts.json"
+    texts_file.write_text(json.dumps(sentences))
+    root = tmp_path / "cache"
+    cache = new_cache(model, root)
+    child = start_fill(tmp_path, texts_file, root, shard_rows=8)
+    try:
+        wait_for(lambda: len(cache.shard_paths()) >= 4 or child.poll() is not None, 300, "the first shards")
+        assert child.poll() is None, f"the fill ended before it could be killed: {child.communicate()[1][-2000:]}"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.communicate()
+    assert child.returncode == -signal.SIGKILL
+    present = shard_rows_on_disk(cache)
+    assert 32 <= present < len(sentences)
+    leftover = cache.folder / ".shard-killed-8.parquet.x1y2.tmp"  # what a kill in the middle of a write leaves
+    leftover.write_bytes(b"PAR1")
+
+    encoder = CountingEncoder(model)
+    stats = cache.fill(sentences, encoder, shard_rows=8)
+    assert stats.cached == present and len(encoder.texts) == len(sentences) - present
+    assert not leftover.exists(), "a half-written shard of the killed run is left behind"
+    np.testing.assert_allclose(cache.lookup(sentences), reference, atol=1e-5)
+
+
+def test_two_processes_filling_at_once_encode_each_sentence_once(model, sentences, reference, tmp_path):
+    sentences, reference = sentences[:240], reference[:240]
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    first.write_text(json.dumps(sentences[:180]))
+    second.write_text(json.dumps(sentences[60:]))
+    root, go = tmp_path / "cache", tmp_path / "go"
+    children = [
+        start_fill(tmp_path, texts, root, shard_rows=32, ready=str(tmp_path / f"ready-{n}"), go=str(go))
+        for n, texts in enumerate((first, second))
+    ]
+    try:
+        wait_for(lambda: all((tmp_path / f"ready-{n}").exists() for n in (0, 1)), 300, "both writers to load the model")
+        go.touch()
+        outputs = [child.communicate(timeout=300) for child in children]
+    finally:
+        for child in children:
+            child.kill()
+    assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outputs]
+    stats = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
+    assert sum(s["encoded"] for s in stats) == len(sentences), stats
+    assert any("another process is filling it" in err for _, err in outputs), "the fills did not overlap"
+    cache = new_cache(model, root)
+    assert shard_rows_on_disk(cache) == len(sentences)
+    np.testing.assert_allclose(cache.lookup(sentences), reference, atol=1e-5)
+
+
+def test_dask_address_comes_from_the_environment_first(monkeypatch):
+    assert dask_runner(TeacherParams(model=MODEL)) is None
+    monkeypatch.setenv(DASK_ADDRESS_ENV, "tcp://10.0.0.1:8786")
+    runner = dask_runner(TeacherParams(model=MODEL, dask_address="tcp://elsewhere:8786"))
+    assert runner.address == "tcp://10.0.0.1:8786"
+
+
+def test_dask_two_workers_match_a_single_process(model, sentences, reference, tmp_path):
+    texts = sentences[:320]
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    pq.write_table(pa.table({"sentence": texts, "split": ["train"] * len(texts)}), prepared / "corpus.parquet")
+    teacher_file, root = tmp_path / "teacher.json", tmp_path / "embeddings"
+    params = {"model": MODEL, "batch_size": BATCH, "shard_rows": 32, "dask_workers": 2}
+    args = {"params": params, "teacher_file": str(teacher_file), "root": str(root), "prepared": str(prepared)}
+    run = subprocess.run(
+        [sys.executable, "-c", TEACHER_SCRIPT, json.dumps(args)], cwd=REPO, env=child_env(tmp_path),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    info = json.loads(run.stdout.splitlines()[-1])
+    assert (info["encoded"], info["shards_written"]) == (len(texts), 10)
+    assert info["dask_workers_used"] == 2 and info["teacher_loads"] == 2, "each worker loads the teacher once"
+
+    distributed = open_teacher_cache(teacher_file, root).lookup(texts)
+    assert cosines(distributed, reference[: len(texts)]).min() >= 0.9999
+    single = embed_corpus(model, model_folder(model, MODEL), texts, cache_root=tmp_path / "single", batch_size=BATCH)[0]
+    assert cosines(distributed, single.lookup(texts)).min() >= 0.9999
+
+    named = teacher_file.read_bytes()
+    again = embed_teacher(TeacherParams(**params), teacher_file=teacher_file, cache_root=root, prepared_dir=prepared)
+    assert (again["encoded"], again["dask_workers_used"]) == (0, 0), "nothing missing: no cluster is started"
+    assert teacher_file.read_bytes() == named, "a rerun with nothing to encode changes nothing downstream stages read"
