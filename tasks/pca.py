@@ -12,7 +12,6 @@ PCA) and sits before ``Normalize``, so the reduced embeddings are still unit len
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np

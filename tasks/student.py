@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import shutil
-import sys
 import time
 from pathlib import Path
 
