@@ -14,6 +14,7 @@ import json
 import logging
 import statistics
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.fileio import write_json
 from tasks.params import EvaluateParams, Params
+from tasks.pca import split_normalize
 from tasks.prepare import PREPARED_DIR
 from tasks.quantize import QUANTIZATION_FILE, load_variant, model_variants, quantized_dir
 from tasks.student import stsb_evaluator
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 EVAL_DIR = Path("metrics/eval")
 TEACHER = "teacher"
+SHARED_BODY_MIN_COSINE = 0.99
 
 
 def speed_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
@@ -46,14 +49,17 @@ def speed_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
     return (sentences * (count // max(len(sentences), 1) + 1))[:count]
 
 
-def sentences_per_second(model: SentenceTransformer, sentences: list[str], params: EvaluateParams) -> float:
+def sentences_per_second(
+    model: SentenceTransformer, sentences: list[str], params: EvaluateParams
+) -> tuple[float, np.ndarray]:
+    """Median sentences/s of ``repeats`` encodes after a warm-up, and the last encode's embeddings."""
     model.encode(sentences[: params.batch_size], batch_size=params.batch_size)  # warm-up
     timings = []
     for _ in range(params.repeats):
         started = time.perf_counter()
-        model.encode(sentences, batch_size=params.batch_size)
+        embeddings = model.encode(sentences, batch_size=params.batch_size)
         timings.append(time.perf_counter() - started)
-    return len(sentences) / statistics.median(timings)
+    return len(sentences) / statistics.median(timings), embeddings
 
 
 def parameter_count(folder: Path) -> int:
@@ -77,26 +83,34 @@ def disk_bytes(folder: Path) -> int:
 BITS_PER_VALUE = {"int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
 
 
-class CalibratedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
+class PrecomputedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
+    """STSb scored on embeddings computed beforehand (``embeddings`` maps each sentence to its vector)."""
+
+    def __init__(self, *args, embeddings: Mapping[str, np.ndarray], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.embeddings = embeddings
+
+    def embed_inputs(self, model, sentences, **kwargs) -> np.ndarray:
+        return np.stack([self.embeddings[s] for s in sentences])
+
+
+class CalibratedSimilarityEvaluator(PrecomputedSimilarityEvaluator):
     """STSb on quantized embeddings whose int8/uint8 ranges come from corpus embeddings, never the test set.
 
-    ``float_embeddings`` maps each STSb sentence to its float32 embedding, computed once and shared
-    by every precision. Scores are cosine similarities of the quantized integer vectors; binary
-    vectors are unpacked to +-1, where cosine is a monotone function of the Hamming distance.
+    Scores are cosine similarities of the quantized integer vectors; binary vectors are unpacked to
+    +-1, where cosine is a monotone function of the Hamming distance.
     """
 
-    def __init__(
-        self, *args, precision: str, calibration_embeddings: np.ndarray, float_embeddings: dict[str, np.ndarray], **kwargs
-    ) -> None:
+    def __init__(self, *args, precision: str, calibration_embeddings: np.ndarray, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.quantized_precision = precision
         self.calibration_embeddings = calibration_embeddings
-        self.float_embeddings = float_embeddings
 
     def embed_inputs(self, model, sentences, **kwargs) -> np.ndarray:
-        embeddings = np.stack([self.float_embeddings[s] for s in sentences])
         quantized = quantize_embeddings(
-            embeddings, precision=self.quantized_precision, calibration_embeddings=self.calibration_embeddings
+            super().embed_inputs(model, sentences),
+            precision=self.quantized_precision,
+            calibration_embeddings=self.calibration_embeddings,
         )
         if self.quantized_precision in ("binary", "ubinary"):
             bits = np.unpackbits(quantized.view(np.uint8), axis=1)
@@ -104,23 +118,39 @@ class CalibratedSimilarityEvaluator(EmbeddingSimilarityEvaluator):
         return quantized.astype(np.float32)
 
 
-def float_embeddings(model: SentenceTransformer, sentences: list[str], batch_size: int) -> dict[str, np.ndarray]:
-    unique = list(dict.fromkeys(sentences))
-    return dict(zip(unique, model.encode(unique, batch_size=batch_size, normalize_embeddings=True)))
+class SharedBody:
+    """The outputs of a model's body (every module before PCA and ``Normalize``) for a fixed sentence set.
+
+    A student and its PCA variants share the body: it runs once, and each variant applies only its
+    own remaining modules (``Dense``, ``Normalize``) to the stored outputs.
+    """
+
+    def __init__(self, model: SentenceTransformer, sentences: list[str], batch_size: int) -> None:
+        body, _ = split_normalize(model)
+        self.length = len(body)
+        self.sentences = list(dict.fromkeys(sentences))
+        encoder = SentenceTransformer(modules=body, device=str(model.device))
+        self.outputs = encoder.encode(self.sentences, batch_size=batch_size, convert_to_tensor=True).cpu()
+
+    def embeddings(self, model: SentenceTransformer) -> dict[str, np.ndarray]:
+        features = {"sentence_embedding": self.outputs.to(model.device)}
+        with torch.no_grad():
+            for module in list(model)[self.length :]:
+                features = module(features)
+        return dict(zip(self.sentences, features["sentence_embedding"].float().cpu().numpy()))
 
 
-def embedding_quantization(model: SentenceTransformer, base: dict, params: EvaluateParams) -> dict[str, dict]:
+def embedding_quantization(model: SentenceTransformer, base: dict, embeddings: dict, params: EvaluateParams) -> dict:
     """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus."""
     calibration = model.encode(
         corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size, normalize_embeddings=True
     )
-    pairs = pq.read_table(PREPARED_DIR / "stsb_test.parquet").to_pydict()
-    vectors = float_embeddings(model, pairs["sentence1"] + pairs["sentence2"], params.batch_size)
+    unit = {s: v / np.linalg.norm(v) for s, v in embeddings.items()}
     results = {}
     for precision in params.embedding_precisions:
         evaluator = stsb_evaluator(
             "test", params.batch_size, CalibratedSimilarityEvaluator,
-            precision=precision, calibration_embeddings=calibration, float_embeddings=vectors,
+            precision=precision, calibration_embeddings=calibration, embeddings=unit,
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
         results[precision] = {
@@ -132,25 +162,54 @@ def embedding_quantization(model: SentenceTransformer, base: dict, params: Evalu
     return results
 
 
-def evaluate_model(model: SentenceTransformer, folder: Path | None, params: Params, speed_set: list[str]) -> dict:
+def evaluation_sentences(with_heldout: bool) -> list[str]:
+    """Every sentence a variant is scored on: STSb test and dev, and the held-out corpus slice for MSE."""
+    sentences = []
+    for split in ("test", "dev"):
+        pairs = pq.read_table(PREPARED_DIR / f"stsb_{split}.parquet").to_pydict()
+        sentences += pairs["sentence1"] + pairs["sentence2"]
+    return sentences + (corpus_sentences("heldout") if with_heldout else [])
+
+
+def check_shared_body(model: SentenceTransformer, own: np.ndarray, shared: np.ndarray) -> None:
+    """The variant's own encode must agree with the shared-body path (int8 differs a little with batching)."""
+    cosine = (own * shared).sum(1) / (np.linalg.norm(own, axis=1) * np.linalg.norm(shared, axis=1))
+    if cosine.min() < SHARED_BODY_MIN_COSINE:
+        raise RuntimeError(
+            f"shared body disagrees with the model's own encode (min cosine {cosine.min():.4f}): "
+            f"modules {[type(m).__name__ for m in model]}"
+        )
+
+
+def evaluate_model(
+    model: SentenceTransformer, folder: Path | None, params: Params, speed_set: list[str], shared: SharedBody
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Metrics of one variant, and its embeddings of the evaluation sentences."""
     batch = params.evaluate.batch_size
+    embeddings = shared.embeddings(model)
+    speed, speed_embeddings = sentences_per_second(model, speed_set, params.evaluate)
+    check_shared_body(model, speed_embeddings, np.stack([embeddings[s] for s in speed_set]))
     dimension = model.get_embedding_dimension()
+    scores = {
+        split: stsb_evaluator(split, batch, PrecomputedSimilarityEvaluator, embeddings=embeddings)(model)
+        for split in ("test", "dev")
+    }
     result = {
         "dimension": dimension,
         "bytes_per_embedding": dimension * 4,
-        "stsb_test_spearman": stsb_evaluator("test", batch_size=batch)(model)["sts-test_spearman_cosine"],
-        "stsb_dev_spearman": stsb_evaluator("dev", batch_size=batch)(model)["sts-dev_spearman_cosine"],
-        "sentences_per_second": sentences_per_second(model, speed_set, params.evaluate),
+        "stsb_test_spearman": scores["test"]["sts-test_spearman_cosine"],
+        "stsb_dev_spearman": scores["dev"]["sts-dev_spearman_cosine"],
+        "sentences_per_second": speed,
     }
     teacher_cache = open_teacher_cache()
     if dimension == teacher_cache.dimension:
         heldout = corpus_sentences("heldout")
-        diff = model.encode(heldout, batch_size=batch) - teacher_cache.lookup(heldout)
+        diff = np.stack([embeddings[s] for s in heldout]) - teacher_cache.lookup(heldout)
         result["mse_to_teacher_x100"] = float((diff**2).mean() * 100)
     if folder is not None:
         result["disk_bytes"] = disk_bytes(folder)
         result["parameters"] = parameter_count(folder)
-    return result
+    return result, embeddings
 
 
 def variant_folders(name: str) -> dict[str, Path]:
@@ -164,29 +223,48 @@ def variant_folders(name: str) -> dict[str, Path]:
     return variants
 
 
+def variant_groups(name: str) -> list[dict[str, Path]]:
+    """The variants of student ``name`` by the body they share (one group per backend), student first."""
+    groups: dict[str, dict[str, Path]] = {}
+    for label, folder in variant_folders(name).items():
+        backend = folder.parent.name if folder.parent.parent == quantized_dir(name) else "fp32"
+        groups.setdefault(backend, {})[label] = folder
+    return list(groups.values())
+
+
 def evaluate(name: str, params: Params) -> dict:
     if params.evaluate.threads:
         torch.set_num_threads(params.evaluate.threads)
+    batch = params.evaluate.batch_size
     speed_set = speed_sentences(params.evaluate.speed_sentences)
     teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
     if name == TEACHER:
         local = Path(assets.resolve_model(params.teacher.model))
-        metrics = evaluate_model(teacher, local if local.is_dir() else None, params, speed_set)
+        shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
+        metrics, embeddings = evaluate_model(teacher, local if local.is_dir() else None, params, speed_set, shared)
         metrics["parameters"] = sum(p.numel() for p in teacher.parameters())
         result = {"variants": {TEACHER: metrics}}
-        for precision, m in embedding_quantization(teacher, metrics, params.evaluate).items():
+        for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
             result["variants"][f"{TEACHER}-emb-{precision}"] = m
     else:
         teacher_result = json.loads((EVAL_DIR / f"{TEACHER}.json").read_text())["variants"][TEACHER]
-        teacher_speed = sentences_per_second(teacher, speed_set, params.evaluate)
+        teacher_dimension = teacher.get_embedding_dimension()
+        teacher_speed, _ = sentences_per_second(teacher, speed_set, params.evaluate)
+        del teacher
         result = {"teacher_sentences_per_second": teacher_speed, "variants": {}}
-        for label, folder in variant_folders(name).items():
-            log.info("evaluating %s (%s)", label, folder)
-            model = load_variant(folder)
-            result["variants"][label] = evaluate_model(model, folder, params, speed_set)
-            if label == name:
-                for precision, m in embedding_quantization(model, result["variants"][name], params.evaluate).items():
-                    result["variants"][f"{name}-emb-{precision}"] = m
+        for group in variant_groups(name):
+            shared = None
+            for label, folder in group.items():
+                log.info("evaluating %s (%s)", label, folder)
+                model = load_variant(folder)
+                if shared is None:  # the group's student: PCA variants run the same body
+                    with_heldout = model.get_embedding_dimension() == teacher_dimension
+                    shared = SharedBody(model, evaluation_sentences(with_heldout), batch)
+                metrics, embeddings = evaluate_model(model, folder, params, speed_set, shared)
+                result["variants"][label] = metrics
+                if label == name:
+                    for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
+                        result["variants"][f"{name}-emb-{precision}"] = m
         for metrics in result["variants"].values():
             metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
             metrics["speedup_vs_teacher"] = metrics["sentences_per_second"] / teacher_speed

@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, RobertaConfig
 
 from tasks import assets
-from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, float_embeddings
+from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, SharedBody
 from tasks.params import StudentSpec
 from tasks.pca import split_normalize, with_pca
 from tasks.prepare import load_stsb
@@ -124,6 +124,9 @@ def test_pca_is_the_centred_projection_before_normalize(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     reloaded, _ = encode_in_fresh_process(folder, sentences, tmp_path)
     np.testing.assert_array_equal(reloaded, vectors)
+    # Evaluation runs the student's body once and applies each PCA variant's Dense + Normalize to it.
+    shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
+    np.testing.assert_allclose(np.stack([shared[s] for s in sentences]), vectors, atol=2e-5)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -147,6 +150,8 @@ def test_onnx_int8_keeps_pca_and_normalize(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     fp32 = SentenceTransformer(str(pca_folder), device="cpu").encode(sentences)
     assert cosine(vectors, fp32).mean() >= 0.98
+    shared = SharedBody(student, sentences, batch_size=32).embeddings(reduced)
+    assert cosine(np.stack([shared[s] for s in sentences]), vectors).min() >= 0.99
     # Plain loading still works: the fp32 weights stay beside the int8 file.
     assert SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), device="cpu").get_embedding_dimension() == 32
 
@@ -167,7 +172,7 @@ def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, se
     first, second = list(test["sentence1"]), list(test["sentence2"])
     evaluator = CalibratedSimilarityEvaluator(
         first, second, list(test["score"]), name="sts-test", precision=precision,
-        calibration_embeddings=calibration, float_embeddings=float_embeddings(minilm, first + second, 32),
+        calibration_embeddings=calibration, embeddings=dict(zip(first + second, minilm.encode(first + second))),
     )
     vectors = evaluator.embed_inputs(minilm, first[:10])
     assert vectors.shape == (10, 384)
