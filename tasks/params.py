@@ -6,6 +6,7 @@ message naming the key, the bad value and what is allowed, and exits with status
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +34,11 @@ class PrepareParams(Section):
     stsb: str = Field(description="STS benchmark: hub id, or a folder with sts-{train,dev,test}.csv")
     corpus: str = Field(description="Unlabeled sentences: 'bbc-news', a .txt/.csv/.parquet file, a folder of .txt documents, or a hub dataset id")
     corpus_column: str = "text"
-    include_stsb_train: bool = True
+    include_stsb_train: bool | Literal["all"] = Field(
+        True,
+        description="Add the STSb train sentences (not their scores): true samples them with the corpus; "
+        "'all' keeps every one and the corpus fills the rest up to max_sentences",
+    )
     max_sentences: PositiveInt | None = None
     heldout_sentences: Annotated[int, Field(ge=0)] = 500
     max_chars: PositiveInt = 2000
@@ -98,7 +103,17 @@ class PcaParams(Section):
 
 
 class QuantizeParams(Section):
-    backends: list[Literal["onnx-int8", "torch-int8"]] = ["onnx-int8"]
+    backends: list[Literal["onnx-int8", "openvino-int8", "torch-int8"]] = ["onnx-int8"]
+    calibration_sentences: PositiveInt = Field(
+        300, description="Corpus sentences OpenVINO's static int8 calibrates its activation ranges on"
+    )
+
+
+BACKEND_MODULES = {
+    "onnx-int8": ("onnxruntime", "optimum.onnxruntime"),
+    "openvino-int8": ("openvino", "nncf", "optimum.intel"),
+    "torch-int8": ("torch.ao.quantization",),
+}
 
 
 class EvaluateParams(Section):
@@ -218,8 +233,25 @@ def parse_params(raw: Any) -> Params:
         raise ParamsError("students: at least one student is needed")
     assets.check_data_ref(params.prepare.stsb, key="prepare.stsb", kind="stsb")
     assets.check_data_ref(params.prepare.corpus, key="prepare.corpus", kind="corpus")
+    check_backends(params.quantize)
     check_models(params)
     return params
+
+
+def check_backends(params: QuantizeParams) -> None:
+    """Each quantization backend's packages are installed and its runtime can use this CPU."""
+    for backend in params.backends:
+        missing = [m for m in BACKEND_MODULES[backend] if importlib.util.find_spec(m.split(".")[0]) is None]
+        if missing:
+            raise ParamsError(
+                f"quantize.backends: {backend} needs {', '.join(missing)}, which is not installed "
+                "(pip install -c constraints.txt -r requirements.txt)"
+            )
+        if backend == "openvino-int8":
+            import openvino
+
+            if "CPU" not in openvino.Core().available_devices:
+                raise ParamsError("quantize.backends: openvino-int8 finds no CPU device that OpenVINO can run on")
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> Params:

@@ -9,6 +9,10 @@ loads with plain ``SentenceTransformer(path)``) plus the int8 weights, named in
   quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
   It is exported once per student and shared by its PCA variants: Pooling, the PCA ``Dense`` and
   ``Normalize`` stay torch modules.
+- ``openvino-int8``: static int8 with OpenVINO and NNCF (optimum-intel): activation ranges are
+  calibrated on ``calibration_sentences`` corpus sentences, so no scale is computed at run time.
+  Like ONNX it replaces only the Transformer module; it runs with an f32 precision hint, so the
+  layers NNCF leaves unquantized stay fp32 instead of OpenVINO's default bf16 on CPUs that have it.
 - ``torch-int8``: torch dynamic quantization of the Linear layers, the fallback for models ONNX
   cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
   state dict is saved and reloaded into a freshly quantized copy of the fp32 model.
@@ -20,8 +24,11 @@ import json
 import logging
 import platform
 import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+import datasets
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.backend import export_dynamic_quantized_onnx_model
@@ -31,11 +38,14 @@ from tasks.fileio import atomic_dir, atomic_path, write_json
 from tasks.params import Params
 from tasks.pca import pca_dir
 from tasks.student import MODELS_DIR, student_dir
+from tasks.teacher_embeddings import corpus_sentences
 
 log = logging.getLogger(__name__)
 
 QUANTIZATION_FILE = "quantization.json"
 TORCH_INT8_FILE = "torch_int8.pt"
+OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
+OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def quantized_dir(name: str) -> Path:
@@ -72,12 +82,17 @@ def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
     info = json.loads(marker.read_text())
     if info["backend"] == "onnx":
         return SentenceTransformer(str(path), backend="onnx", model_kwargs={"file_name": info["file_name"]}, **kwargs)
+    if info["backend"] == "openvino":
+        return SentenceTransformer(
+            str(path), backend="openvino", model_kwargs={"file_name": info["file_name"], "ov_config": OPENVINO_CONFIG},
+            **kwargs,
+        )
     model = torch_int8(SentenceTransformer(str(path), device="cpu", **kwargs))
     model.load_state_dict(torch.load(Path(path) / info["file_name"], weights_only=False))
     return model
 
 
-def export_onnx_int8(sources: dict[str, Path], out_dir: Path) -> dict:
+def export_onnx_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
     """Quantize the Transformer of ``sources['student']`` once; every source gets a copy of the int8 file."""
     config = cpu_quantization_config()
     exported = out_dir / "student"
@@ -96,7 +111,7 @@ def export_onnx_int8(sources: dict[str, Path], out_dir: Path) -> dict:
     return {"config": config}
 
 
-def export_torch_int8(sources: dict[str, Path], out_dir: Path) -> dict:
+def export_torch_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
     for variant, source in sources.items():
         target = out_dir / variant
         shutil.copytree(source, target)
@@ -107,7 +122,38 @@ def export_torch_int8(sources: dict[str, Path], out_dir: Path) -> dict:
     return {}
 
 
-EXPORTERS = {"onnx-int8": export_onnx_int8, "torch-int8": export_torch_int8}
+def export_openvino_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
+    """Static int8 of the Transformer of ``sources['student']``, calibrated on ``calibration``; shared like ONNX."""
+    from optimum.intel import OVConfig, OVQuantizationConfig, OVQuantizer
+
+    if not calibration:
+        raise ValueError("openvino-int8 needs calibration sentences")
+    exported = out_dir / "student"
+    shutil.copytree(sources["student"], exported)
+    model = SentenceTransformer(str(exported), backend="openvino", device="cpu")  # converts to OpenVINO IR
+    tokenizer = model.tokenizer
+    dataset = datasets.Dataset.from_dict({"text": list(calibration)}).map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=model.max_seq_length),
+        batched=True, remove_columns=["text"],
+    )
+    quantizer = OVQuantizer.from_pretrained(model[0].auto_model)
+    config = OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(dataset)))
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        quantizer.quantize(calibration_dataset=dataset, save_directory=tmp, ov_config=config)
+        (exported / "openvino").mkdir()
+        for suffix in (".xml", ".bin"):
+            [file] = Path(tmp).rglob(f"openvino_model{suffix}")
+            shutil.copy2(file, (exported / OPENVINO_INT8_FILE).with_suffix(suffix))
+    for variant, source in sources.items():
+        target = out_dir / variant
+        if variant != "student":
+            shutil.copytree(source, target)
+            shutil.copytree(exported / "openvino", target / "openvino")
+        write_json(target / QUANTIZATION_FILE, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE})
+    return {"calibration_sentences": len(dataset)}
+
+
+EXPORTERS = {"onnx-int8": export_onnx_int8, "openvino-int8": export_openvino_int8, "torch-int8": export_torch_int8}
 
 
 def model_variants(name: str) -> dict[str, Path]:
@@ -120,9 +166,10 @@ def model_variants(name: str) -> dict[str, Path]:
 def quantize_student(name: str, params: Params) -> dict:
     sources = model_variants(name)
     summary: dict = {"name": name, "variants": sorted(sources), "backends": {}}
+    calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
     with atomic_dir(quantized_dir(name)) as tmp:
         for backend in params.quantize.backends:
-            summary["backends"][backend] = EXPORTERS[backend](sources, tmp / backend)
+            summary["backends"][backend] = EXPORTERS[backend](sources, tmp / backend, calibration)
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 

@@ -18,7 +18,7 @@ from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, Shared
 from tasks.params import StudentSpec
 from tasks.pca import split_normalize, with_pca
 from tasks.prepare import load_stsb
-from tasks.quantize import export_onnx_int8, export_torch_int8, load_variant, torch_int8
+from tasks.quantize import export_onnx_int8, export_openvino_int8, export_torch_int8, load_variant, torch_int8
 from tasks.student import kept_layers, layer_stack, prune_layers
 from tests.conftest import run
 
@@ -137,7 +137,7 @@ def test_onnx_int8_keeps_pca_and_normalize(
     minilm: SentenceTransformer, pca_model: tuple[Path, PCA], sentences: list[str], tmp_path: Path
 ) -> None:
     pca_folder, _ = pca_model
-    export_onnx_int8({"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "onnx-int8")
+    export_onnx_int8({"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "onnx-int8", [])
     info = json.loads((tmp_path / "onnx-int8" / "32" / "quantization.json").read_text())
     assert info["backend"] == "onnx" and info["file_name"].startswith("onnx/model_qint8_")
 
@@ -154,6 +154,32 @@ def test_onnx_int8_keeps_pca_and_normalize(
     assert cosine(np.stack([shared[s] for s in sentences]), vectors).min() >= 0.99
     # Plain loading still works: the fp32 weights stay beside the int8 file.
     assert SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), device="cpu").get_embedding_dimension() == 32
+
+
+def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
+    minilm: SentenceTransformer, pca_model: tuple[Path, PCA], sentences: list[str], tmp_path: Path
+) -> None:
+    pca_folder, _ = pca_model
+    calibration = list(load_stsb("sentence-transformers/stsb")["train"]["sentence1"][:64])
+    summary = export_openvino_int8(
+        {"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "openvino-int8", calibration
+    )
+    assert summary == {"calibration_sentences": 64}
+    int8_weights = tmp_path / "openvino-int8" / "32" / "openvino" / "openvino_model_qint8_quantized.bin"
+    assert int8_weights.stat().st_size < 0.4 * (Path(assets.resolve_model(MINILM)) / "model.safetensors").stat().st_size
+    student = load_variant(tmp_path / "openvino-int8" / "student")
+    assert cosine(student.encode(sentences), minilm.encode(sentences)).mean() >= 0.98
+
+    reduced = load_variant(tmp_path / "openvino-int8" / "32")
+    vectors = reduced.encode(sentences)
+    assert vectors.shape == (len(sentences), 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    fp32 = SentenceTransformer(str(pca_folder), device="cpu").encode(sentences)
+    assert cosine(vectors, fp32).mean() >= 0.98
+    reloaded, _ = encode_in_fresh_process(tmp_path / "openvino-int8" / "32", sentences, tmp_path)
+    np.testing.assert_allclose(reloaded, vectors, atol=1e-5)
+    with pytest.raises(ValueError, match="calibration"):
+        export_openvino_int8({"student": pca_folder}, tmp_path / "no-calibration", [])
 
 
 def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tasks import params as params_module
 from tasks.params import ParamsError, load_params, parse_params
 from tests.conftest import ROOT, run
 
@@ -42,7 +43,7 @@ INVALID = [
     ("missing corpus file", with_change("prepare.corpus", "./no/such/corpus.txt"), "prepare.corpus: file or folder './no/such/corpus.txt' does not exist"),
     ("missing stsb folder", with_change("prepare.stsb", "/no/such/stsb"), "prepare.stsb: '/no/such/stsb' has no sts-train.csv"),
     ("missing teacher", with_change("teacher.model", "./no-such-model"), "teacher.model: model './no-such-model' is neither a local folder"),
-    ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8' or 'torch-int8'"),
+    ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8', 'openvino-int8' or 'torch-int8'"),
     ("heldout leaves nothing", with_change("prepare.heldout_sentences", 300), "prepare.heldout_sentences: 300 leaves no training sentences"),
     ("bad student name", with_change("students", {"a/b": {"layers": [0]}}), "students.a/b.[key]: String should match pattern"),
 ]
@@ -53,6 +54,12 @@ def test_invalid_params_name_the_key(case: str, raw: dict, message: str) -> None
     with pytest.raises(ParamsError) as error:
         parse_params(raw)
     assert message in str(error.value)
+
+
+def test_backend_without_its_packages_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(params_module.BACKEND_MODULES, "torch-int8", ("torch", "no_such_runtime_pkg"))
+    with pytest.raises(ParamsError, match="quantize.backends: torch-int8 needs no_such_runtime_pkg, which is not installed"):
+        parse_params(with_change("quantize.backends", ["torch-int8"]))
 
 
 def test_profiles_are_valid() -> None:
