@@ -113,14 +113,22 @@ def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple
 def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: Path = METRICS_FILE) -> dict:
     stsb = load_stsb(params.stsb)
     corpus, invalid_utf8 = load_corpus(params.corpus, params.corpus_column)
-    if params.include_stsb_train:
-        corpus += list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"])
+    stsb_train = list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"]) if params.include_stsb_train else []
+    if params.include_stsb_train == "all":  # in-domain sentences first: every one is kept before the corpus's
+        corpus = stsb_train + corpus
+    else:
+        corpus += stsb_train
     sentences, counts = clean_sentences(corpus, params.min_chars, params.max_chars)
     counts["invalid_utf8_skipped"] = invalid_utf8
     rng = np.random.default_rng(params.seed)
     order = rng.permutation(len(sentences))
+    if params.include_stsb_train == "all":
+        stsb_count = len(clean_sentences(stsb_train, params.min_chars, params.max_chars)[0])
+        order = np.concatenate([order[order < stsb_count], order[order >= stsb_count]])
     if params.max_sentences is not None:
         order = order[: params.max_sentences]
+    if params.include_stsb_train == "all":
+        order = rng.permutation(order)  # the held-out slice below is then a sample of both sources
     if len(order) <= params.heldout_sentences:
         raise ValueError(
             f"prepare.corpus: only {len(order)} usable sentences, not more than "
