@@ -99,6 +99,9 @@ class DistillParams(Section):
 class PcaParams(Section):
     dims: list[PositiveInt] = []
     fit_sentences: PositiveInt = 20000
+    in_memory_rows: PositiveInt = Field(
+        200_000, description="Fit on more rows than this with IncrementalPCA, reading the cache in chunks of this size"
+    )
     batch_size: PositiveInt = 64
 
 

@@ -1,7 +1,8 @@
 """PCA dimensionality reduction, stored inside the model as a centred ``Dense`` layer.
 
 Reads ``params.pca`` and ``models/<name>/student``. Fits scikit-learn's PCA on the student's own
-embeddings of the training corpus (cached in ``data/embeddings`` like the teacher's), then writes
+embeddings of the training corpus (cached in ``data/student_embeddings`` like the teacher's; above
+``in_memory_rows`` an IncrementalPCA reads them from the cache in chunks), then writes
 one ordinary sentence-transformers model per dimension to ``models/<name>/pca/<dim>`` and the
 explained variance to ``metrics/pca/<name>.json``.
 
@@ -12,13 +13,14 @@ PCA) and sits before ``Normalize``, so the reduced embeddings are still unit len
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
@@ -46,7 +48,7 @@ def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], 
     return modules, []
 
 
-def pca_dense(pca: PCA, dimension: int) -> Dense:
+def pca_dense(pca: PCA | IncrementalPCA, dimension: int) -> Dense:
     weight = torch.tensor(pca.components_[:dimension], dtype=torch.float32)
     bias = -weight @ torch.tensor(pca.mean_, dtype=torch.float32)
     return Dense(
@@ -54,7 +56,24 @@ def pca_dense(pca: PCA, dimension: int) -> Dense:
     )
 
 
-def with_pca(model: SentenceTransformer, pca: PCA, dimension: int) -> SentenceTransformer:
+def fit_pca(
+    lookup: Callable[[list[str]], np.ndarray], texts: list[str], dimension: int, in_memory_rows: int
+) -> PCA | IncrementalPCA:
+    """PCA of the embeddings of ``texts``; above ``in_memory_rows`` an IncrementalPCA reads them chunk by chunk."""
+    if len(texts) <= in_memory_rows:
+        return PCA(n_components=dimension, svd_solver="full").fit(lookup(texts))
+    chunk = max(in_memory_rows, dimension)
+    bounds = [*range(0, len(texts), chunk), len(texts)]
+    if bounds[-1] - bounds[-2] < dimension:  # partial_fit needs as many rows as components: merge the tail
+        del bounds[-2]
+    pca = IncrementalPCA(n_components=dimension)
+    for start, end in zip(bounds, bounds[1:]):
+        pca.partial_fit(lookup(texts[start:end]))
+    log.info("IncrementalPCA fitted on %d rows in chunks of %d", pca.n_samples_seen_, chunk)
+    return pca
+
+
+def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: int) -> SentenceTransformer:
     """A new model: the same modules with the PCA projection placed before ``Normalize``."""
     body, tail = split_normalize(model)
     return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
@@ -79,8 +98,7 @@ def reduce_student(name: str, params: Params) -> dict:
         encoder, source, texts, cache_root=student_embeddings_dir(name), batch_size=params.pca.batch_size,
         output="before-normalize",
     )
-    embeddings = cache.lookup(texts)
-    pca = PCA(n_components=dims[0], svd_solver="full").fit(embeddings)
+    pca = fit_pca(cache.lookup, texts, dims[0], params.pca.in_memory_rows)
     explained = np.cumsum(pca.explained_variance_ratio_)
     summary = {"name": name, "fit_sentences": len(texts), "explained_variance": {}}
     with atomic_dir(pca_dir(name)) as tmp:

@@ -16,7 +16,7 @@ from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, R
 from tasks import assets
 from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, SharedBody
 from tasks.params import StudentSpec
-from tasks.pca import split_normalize, with_pca
+from tasks.pca import fit_pca, split_normalize, with_pca
 from tasks.prepare import load_stsb
 from tasks.quantize import export_onnx_int8, export_openvino_int8, export_torch_int8, load_variant, torch_int8
 from tasks.student import kept_layers, layer_stack, prune_layers
@@ -127,6 +127,20 @@ def test_pca_is_the_centred_projection_before_normalize(
     # Evaluation runs the student's body once and applies each PCA variant's Dense + Normalize to it.
     shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
     np.testing.assert_allclose(np.stack([shared[s] for s in sentences]), vectors, atol=2e-5)
+
+
+def test_incremental_pca_matches_pca_when_rows_do_not_fit(minilm: SentenceTransformer, sentences: list[str]) -> None:
+    body, _ = split_normalize(minilm)
+    vectors = dict(zip(sentences, SentenceTransformer(modules=body, device="cpu").encode(sentences)))
+    lookup = lambda texts: np.stack([vectors[t] for t in texts])  # noqa: E731
+    full = fit_pca(lookup, sentences, 16, in_memory_rows=len(sentences))
+    chunked = fit_pca(lookup, sentences, 16, in_memory_rows=70)
+    assert type(full).__name__ == "PCA" and type(chunked).__name__ == "IncrementalPCA"
+    assert chunked.n_samples_seen_ == len(sentences)  # a short last chunk is merged, not dropped
+    np.testing.assert_allclose(chunked.mean_, full.mean_, atol=1e-5)
+    overlap = np.linalg.svd(chunked.components_[:8] @ full.components_.T, compute_uv=False)
+    assert overlap.min() > 0.95  # the top 8 directions lie in the full PCA's 16-dim subspace
+    assert abs(chunked.explained_variance_ratio_.sum() - full.explained_variance_ratio_.sum()) < 0.02
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
