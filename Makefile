@@ -8,7 +8,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run repro flow validate test bench clean
+.PHONY: run repro flow validate test bench bench-variants clean
 
 $(VENV)/.installed: requirements.txt requirements-assets.txt constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	python -m bench.embedding_cache
+
+# Speed of the built models against the teacher and their own fp32 models (after make run).
+bench-variants: $(VENV)/.installed
+	python -m bench.variants
 
 clean:
 	rm -rf .work .prefect
