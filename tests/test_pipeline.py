@@ -26,7 +26,10 @@ def ran_stages(output: str) -> list[str]:
 def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     project = tiny_pipeline_run
     report = (project / "reports" / "report.md").read_text()
-    for model in ("teacher", "L1", "L1-onnx-int8", "L1-torch-int8", "L1-pca32", "L1-pca32-onnx-int8", "L1-emb-binary"):
+    for model in (
+        "teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8", "L1-pca32", "L1-pca32-onnx-int8",
+        "L1-pca32-openvino-int8", "L1-emb-binary",
+    ):
         assert f"| {model} " in report or f"| {model} *" in report
 
     metrics = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)
@@ -40,10 +43,17 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
         "models/L1/pca/32": 32,
         "models/L1/quantized/onnx-int8/32": 32,
         "models/L1/quantized/onnx-int8/student": 384,
+        "models/L1/quantized/openvino-int8/32": 32,
+        "models/L1/quantized/openvino-int8/student": 384,
         "models/L1/quantized/torch-int8/32": 32,
         "models/L1/quantized/torch-int8/student": 384,
         "models/L1/student": 384,
     }
+
+    bench = json.loads(run(["python", "-m", "bench.variants", "--rounds", "1"], project).stdout.split("\n\n")[0])
+    assert list(bench["models"]) == ["teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8"]
+    assert bench["models"]["L1"]["speedup_vs_fp32"] == 1.0 and bench["models"]["L1"]["speedup_vs_teacher"] > 0
+    assert 0.9 < bench["models"]["L1-onnx-int8"]["stsb_kept_vs_fp32"] < 1.1
 
     again = run(["dvc", "repro"], project)
     assert ran_stages(again.stdout) == []
