@@ -171,17 +171,11 @@ def evaluation_sentences(with_heldout: bool) -> list[str]:
     return sentences + (corpus_sentences("heldout") if with_heldout else [])
 
 
-def check_shared_body(model: SentenceTransformer, own: np.ndarray, shared: np.ndarray) -> None:
-    """The variant's own encode must agree with the shared-body path on average.
-
-    Single sentences may differ more: dynamic int8 scales depend on what else is in the batch.
-    """
+def agrees_with_shared_body(own: np.ndarray, shared: np.ndarray) -> bool:
+    """Whether the variant's own encode matches the shared-body path on average (dynamic int8 scales
+    depend on the rest of the batch, so single sentences may differ more)."""
     cosine = (own * shared).sum(1) / (np.linalg.norm(own, axis=1) * np.linalg.norm(shared, axis=1))
-    if cosine.mean() < SHARED_BODY_MIN_COSINE:
-        raise RuntimeError(
-            f"shared body disagrees with the model's own encode (mean cosine {cosine.mean():.4f}): "
-            f"modules {[type(m).__name__ for m in model]}"
-        )
+    return bool(cosine.mean() >= SHARED_BODY_MIN_COSINE)
 
 
 def evaluate_model(
@@ -191,7 +185,9 @@ def evaluate_model(
     batch = params.evaluate.batch_size
     embeddings = shared.embeddings(model)
     speed, speed_embeddings = sentences_per_second(model, speed_set, params.evaluate)
-    check_shared_body(model, speed_embeddings, np.stack([embeddings[s] for s in speed_set]))
+    if not agrees_with_shared_body(speed_embeddings, np.stack([embeddings[s] for s in speed_set])):
+        log.warning("%s: the shared body disagrees with the model's own encode; encoding everything with it", folder)
+        embeddings = dict(zip(shared.sentences, model.encode(shared.sentences, batch_size=batch)))
     dimension = model.get_embedding_dimension()
     scores = {
         split: stsb_evaluator(split, batch, PrecomputedSimilarityEvaluator, embeddings=embeddings)(model)
