@@ -92,6 +92,18 @@ def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
     return model
 
 
+def share_with_variants(sources: dict[str, Path], out_dir: Path, files: list[str], marker: dict) -> None:
+    """Give every PCA variant a copy of the student's int8 ``files`` (its Transformer) and the loader marker."""
+    for variant, source in sources.items():
+        target = out_dir / variant
+        if variant != "student":
+            shutil.copytree(source, target)
+            for name in files:
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(out_dir / "student" / name, target / name)
+        write_json(target / QUANTIZATION_FILE, marker)
+
+
 def export_onnx_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
     """Quantize the Transformer of ``sources['student']`` once; every source gets a copy of the int8 file."""
     config = cpu_quantization_config()
@@ -101,13 +113,7 @@ def export_onnx_int8(sources: dict[str, Path], out_dir: Path, calibration: Seque
     export_dynamic_quantized_onnx_model(onnx_model, config, str(exported))
     [onnx_file] = (exported / "onnx").glob(f"model_*{config}.onnx")
     file_name = f"onnx/{onnx_file.name}"
-    for variant, source in sources.items():
-        target = out_dir / variant
-        if variant != "student":
-            shutil.copytree(source, target)
-            (target / "onnx").mkdir()
-            shutil.copy2(onnx_file, target / file_name)
-        write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "config": config})
+    share_with_variants(sources, out_dir, [file_name], {"backend": "onnx", "file_name": file_name, "config": config})
     return {"config": config}
 
 
@@ -144,12 +150,8 @@ def export_openvino_int8(sources: dict[str, Path], out_dir: Path, calibration: S
         for suffix in (".xml", ".bin"):
             [file] = Path(tmp).rglob(f"openvino_model{suffix}")
             shutil.copy2(file, (exported / OPENVINO_INT8_FILE).with_suffix(suffix))
-    for variant, source in sources.items():
-        target = out_dir / variant
-        if variant != "student":
-            shutil.copytree(source, target)
-            shutil.copytree(exported / "openvino", target / "openvino")
-        write_json(target / QUANTIZATION_FILE, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE})
+    files = [OPENVINO_INT8_FILE, str(Path(OPENVINO_INT8_FILE).with_suffix(".bin"))]
+    share_with_variants(sources, out_dir, files, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE})
     return {"calibration_sentences": len(dataset)}
 
 
