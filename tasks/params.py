@@ -61,6 +61,13 @@ class TeacherParams(Section):
     )
 
 
+class DistillOverrides(Section):
+    """Training knobs one student sets apart from ``distill`` (fewer layers learn slower)."""
+
+    epochs: Annotated[float, Field(gt=0)] | None = None
+    learning_rate: Annotated[float, Field(gt=0)] | None = None
+
+
 class StudentSpec(Section):
     """One student: some of the teacher's layers (``layers`` or ``num_layers`` + ``strategy``) or a smaller ``model``."""
 
@@ -72,6 +79,7 @@ class StudentSpec(Section):
         "pca", description="How teacher targets reach a student of another dimension: PCA of the teacher's embeddings"
     )
     train: bool = True
+    distill: DistillOverrides = DistillOverrides()
 
     @model_validator(mode="after")
     def _one_source(self) -> StudentSpec:
@@ -143,6 +151,11 @@ class Params(Section):
     quantize: QuantizeParams = QuantizeParams()
     evaluate: EvaluateParams = EvaluateParams()
     schedule: ScheduleParams = ScheduleParams()
+
+    def distill_for(self, student: str) -> DistillParams:
+        """The ``distill`` section with the student's own overrides applied."""
+        overrides = self.students[student].distill.model_dump(exclude_none=True)
+        return self.distill.model_copy(update=overrides)
 
 
 def _key(loc: tuple[Any, ...]) -> str:

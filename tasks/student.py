@@ -1,6 +1,6 @@
 """Students: build one (keep some of the teacher's layers, or take a smaller model) and distill it with MSE.
 
-Reads ``params.students.<name>``, ``params.distill``, ``params.teacher.model``, the prepared corpus
+Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``distill`` overrides), ``params.teacher.model``, the prepared corpus
 and the teacher's targets from the embedding cache (never re-encoded). Writes the best checkpoint
 by STSb dev Spearman to ``models/<name>/student`` and ``metrics/students/<name>.json``. Training
 checkpoints live in ``.work/checkpoints/<name>`` so a killed run resumes from the last one.
@@ -204,20 +204,21 @@ def train_student(name: str, params: Params) -> dict:
     student, facts = build_student(spec, params.teacher.model)
     summary: dict = {"name": name, **facts, "trained": spec.train}
     if spec.train:
+        distill_params = params.distill_for(name)
         train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
         train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
         student_dim = student.get_embedding_dimension()
         if student_dim != teacher_cache.dimension:
-            train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, params.distill.seed)
+            train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, distill_params.seed)
             summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
         run_key = hashlib.sha256(
-            json.dumps([name, spec.model_dump(), params.distill.model_dump(), teacher_cache.folder.name]).encode()
+            json.dumps([name, spec.model_dump(), distill_params.model_dump(), teacher_cache.folder.name]).encode()
         ).hexdigest()
         checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
         student, training = distill(
-            student, train_texts, train_targets, heldout_texts, heldout_targets, params.distill, checkpoints
+            student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints
         )
-        summary.update(training)
+        summary.update(training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate)
     summary["parameters"] = sum(p.numel() for p in student.parameters())
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))

@@ -45,6 +45,8 @@ INVALID = [
     ("missing teacher", with_change("teacher.model", "./no-such-model"), "teacher.model: model './no-such-model' is neither a local folder"),
     ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8', 'openvino-int8' or 'torch-int8'"),
     ("heldout leaves nothing", with_change("prepare.heldout_sentences", 300), "prepare.heldout_sentences: 300 leaves no training sentences"),
+    ("student lr <= 0", with_change("students", {"S": {"layers": [0], "distill": {"learning_rate": 0}}}), "students.S.distill.learning_rate: Input should be greater than 0 (got 0)"),
+    ("student distill key", with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}), "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate)"),
     ("bad student name", with_change("students", {"a/b": {"layers": [0]}}), "students.a/b.[key]: String should match pattern"),
 ]
 
@@ -60,6 +62,13 @@ def test_backend_without_its_packages_is_named(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(params_module.BACKEND_MODULES, "torch-int8", ("torch", "no_such_runtime_pkg"))
     with pytest.raises(ParamsError, match="quantize.backends: torch-int8 needs no_such_runtime_pkg, which is not installed"):
         parse_params(with_change("quantize.backends", ["torch-int8"]))
+
+
+def test_student_distill_overrides_only_its_own_training() -> None:
+    raw = with_change("students", {"S": {"layers": [0], "distill": {"epochs": 3}}, "T": {"layers": [1]}})
+    params = parse_params(raw)
+    assert params.distill_for("S") == params.distill.model_copy(update={"epochs": 3})
+    assert params.distill_for("T") == params.distill
 
 
 def test_profiles_are_valid() -> None:
