@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, RobertaConfig
 
 from tasks import assets
-from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, SharedBody
+from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, SharedBody, check_shared_body
 from tasks.params import StudentSpec
 from tasks.pca import fit_pca, split_normalize, with_pca
 from tasks.prepare import load_stsb
@@ -164,8 +164,11 @@ def test_onnx_int8_keeps_pca_and_normalize(
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     fp32 = SentenceTransformer(str(pca_folder), device="cpu").encode(sentences)
     assert cosine(vectors, fp32).mean() >= 0.98
-    shared = SharedBody(student, sentences, batch_size=32).embeddings(reduced)
-    assert cosine(np.stack([shared[s] for s in sentences]), vectors).min() >= 0.99
+    # Evaluation scores the shared-body path: on the same batches it must give the variant's own vectors.
+    shared = SharedBody(student, sentences, batch_size=32).stacked(reduced)
+    check_shared_body("onnx-int8/32", vectors, shared)
+    with pytest.raises(RuntimeError, match="onnx-int8/32: its own encode and the shared body disagree"):
+        check_shared_body("onnx-int8/32", vectors, np.roll(shared, 1, axis=0))
     # Plain loading still works: the fp32 weights stay beside the int8 file.
     assert SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), device="cpu").get_embedding_dimension() == 32
 
