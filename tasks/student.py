@@ -1,9 +1,10 @@
 """Students: build one (keep some of the teacher's layers, or take a smaller model) and distill it with MSE.
 
-Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``distill`` overrides), ``params.teacher.model``, the prepared corpus
-and the teacher's targets from the embedding cache (never re-encoded). Writes the best checkpoint
-by STSb dev Spearman to ``models/<name>/student`` and ``metrics/students/<name>.json``. Training
-checkpoints live in ``.work/checkpoints/<name>`` so a killed run resumes from the last one.
+Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``distill`` overrides),
+``params.teacher.model``, the prepared corpus and the teacher's targets from the embedding cache
+(never re-encoded). Writes the best checkpoint by STSb dev Spearman to ``models/<name>/student``
+and ``metrics/students/<name>.json``. Training checkpoints live in ``.work/checkpoints/<name>`` so
+a killed run resumes from the last one.
 """
 
 from __future__ import annotations

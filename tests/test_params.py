@@ -67,8 +67,9 @@ def test_backend_without_its_packages_is_named(monkeypatch: pytest.MonkeyPatch) 
 def test_student_distill_overrides_only_its_own_training() -> None:
     raw = with_change("students", {"S": {"layers": [0], "distill": {"epochs": 3}}, "T": {"layers": [1]}})
     params = parse_params(raw)
-    assert params.distill_for("S") == params.distill.model_copy(update={"epochs": 3})
-    assert params.distill_for("T") == params.distill
+    own, other = params.distill_for("S"), params.distill_for("T")
+    assert own.epochs == 3 and other.epochs == params.distill.epochs != 3
+    assert own.learning_rate == other.learning_rate == params.distill.learning_rate
 
 
 def test_profiles_are_valid() -> None:
