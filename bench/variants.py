@@ -20,17 +20,24 @@ from pathlib import Path
 
 import torch
 
-from tasks.evaluate import EVAL_DIR, TEACHER, speed_sentences, variant_folders
-from tasks.params import load_or_exit
+from tasks.evaluate import (
+    EVAL_DIR,
+    TEACHER,
+    speed_sentences,
+    student_groups,
+    variant_folder,
+    variant_label,
+)
+from tasks.params import Params, load_or_exit
 from tasks.quantize import load_variant
 from tasks.teacher_embeddings import load_model
 
 
-def labels_for(student: str, pca: int | None) -> list[str]:
-    """The student's fp32 label first, then its quantized copies."""
-    base = student if pca is None else f"{student}-pca{pca}"
-    labels = [label for label in variant_folders(student) if label == base or label.startswith(f"{base}-")]
-    return [label for label in labels if "-pca" not in label.removeprefix(base)]
+def models_of(student: str, pca: int | None, params: Params) -> dict[str, Path]:
+    """Label -> folder: the student's (or its PCA model's) fp32 model first, then its int8 copies."""
+    return {
+        variant_label(student, group, pca): variant_folder(student, group, pca) for group in student_groups(student, params)
+    }
 
 
 def run(students: list[str], pca: int | None, rounds: int) -> dict:
@@ -42,13 +49,13 @@ def run(students: list[str], pca: int | None, rounds: int) -> dict:
     models = {TEACHER: load_model(params.teacher.model, params.teacher.max_seq_length)}
     fp32_of = {TEACHER: TEACHER}
     for student in students:
-        labels = labels_for(student, pca)
-        if not labels:
-            raise SystemExit(f"no models for student {student!r}{f' with PCA {pca}' if pca else ''}: run the pipeline first")
-        folders = variant_folders(student)
-        for label in labels:
-            models[label] = load_variant(folders[label])
-            fp32_of[label] = labels[0]
+        folders = models_of(student, pca, params)
+        absent = [str(folder) for folder in folders.values() if not folder.is_dir()]
+        if absent:
+            raise SystemExit(f"no model at {', '.join(absent)}: run the pipeline first")
+        for label, folder in folders.items():
+            models[label] = load_variant(folder)
+            fp32_of[label] = next(iter(folders))
     for model in models.values():
         model.encode(sentences[:batch], batch_size=batch)  # warm-up
     timings: dict[str, list[float]] = {label: [] for label in models}

@@ -1,7 +1,14 @@
 """Evaluation: every variant measured the same way, the teacher's speed measured in the same run.
 
-``python -m tasks.evaluate teacher`` writes ``metrics/eval/teacher.json``; ``python -m tasks.evaluate
-NAME`` evaluates ``models/NAME/{student,pca/<dim>,int8/<variant>}`` into ``metrics/eval/NAME.json``.
+- ``python -m tasks.evaluate teacher`` writes ``metrics/eval/teacher.json``.
+- ``python -m tasks.evaluate NAME`` evaluates ``models/NAME/student`` and its int8 copies
+  ``models/NAME/quantized/<backend>`` into ``metrics/eval/NAME.json``, and keeps each one's body
+  outputs (every module before PCA and ``Normalize``) for the evaluation sentences in
+  ``data/evaluation_bodies/NAME``.
+- ``python -m tasks.evaluate NAME DIM`` evaluates ``models/NAME/pca/DIM`` and its int8 copies into
+  ``metrics/eval/NAME-pcaDIM.json``, applying each one's PCA and ``Normalize`` to those stored body
+  outputs instead of running the body again.
+
 Per variant: STSb test and dev Spearman (cosine) and the share of the teacher's test score kept,
 MSE to the teacher's embeddings on the held-out corpus slice (when dimensions match), encoding
 speed (sentences/s, median of repeats after a warm-up) and its ratio to the teacher's, size on
@@ -27,13 +34,24 @@ from sentence_transformers.util.quantization import quantize_embeddings
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
+from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
 from tasks.params import EvaluateParams, Params
-from tasks.pca import split_normalize
+from tasks.pca import pca_dir, split_normalize
 from tasks.prepare import PREPARED_DIR
-from tasks.quantize import QUANTIZATION_FILE, load_variant, model_variants, quantized_dir
-from tasks.student import stsb_evaluator
-from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_cache
+from tasks.quantize import (
+    QUANTIZATION_FILE,
+    load_variant,
+    pca_quantized_dir,
+    quantized_dir,
+)
+from tasks.student import stsb_evaluator, student_dir
+from tasks.teacher_embeddings import (
+    cache_for,
+    corpus_sentences,
+    load_model,
+    open_teacher_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,18 +138,40 @@ class CalibratedSimilarityEvaluator(PrecomputedSimilarityEvaluator):
 class SharedBody:
     """The outputs of a model's body (every module before PCA and ``Normalize``) for a fixed sentence set.
 
-    A student and its PCA variants share the body: it runs once, and each variant applies only its
-    own remaining modules (``Dense``, ``Normalize``) to the stored outputs. Dynamic int8 outputs
-    depend a little on which sentences share a batch (activation scales cover the batch's padding),
-    so a check against a variant's own ``encode`` must use the same sentences and batch size.
+    A student and its PCA models share the body: it runs once, and each PCA model applies only its
+    own remaining modules (``Dense``, ``Normalize``) to the stored outputs. With ``cache_root`` the
+    outputs live in a Parquet embedding cache keyed by the body's files (``model_dir``), so the
+    evaluation of each PCA dimension reads what the student's evaluation wrote; ``fill=False``
+    only reads it. Dynamic int8 outputs depend a little on which sentences share a batch
+    (activation scales cover the batch's padding), so a check against a variant's own ``encode``
+    must use a body encoded with the same sentences and batch size, not a cached one.
     """
 
-    def __init__(self, model: SentenceTransformer, sentences: list[str], batch_size: int) -> None:
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        sentences: list[str],
+        batch_size: int,
+        *,
+        cache_root: Path | None = None,
+        model_dir: Path | None = None,
+        fill: bool = True,
+    ) -> None:
         body, _ = split_normalize(model)
         self.length = len(body)
         self.sentences = list(dict.fromkeys(sentences))
         encoder = SentenceTransformer(modules=body, device=str(model.device))
-        self.outputs = encoder.encode(self.sentences, batch_size=batch_size, convert_to_tensor=True).cpu()
+        if cache_root is None:
+            outputs = encoder.encode(self.sentences, batch_size=batch_size, convert_to_numpy=True)
+        else:
+            cache = cache_for(encoder, model_dir, cache_root, output="evaluation-body")
+            if fill:
+                cache.fill(self.sentences, lambda chunk: encoder.encode(chunk, batch_size=batch_size), shard_rows=4096)
+            try:
+                outputs = cache.lookup(self.sentences)
+            except CacheError as exc:
+                raise CacheError(f"{exc}; evaluate the student first (python -m tasks.evaluate NAME)") from None
+        self.outputs = torch.from_numpy(np.asarray(outputs, dtype=np.float32))
 
     def stacked(self, model: SentenceTransformer) -> np.ndarray:
         """``model``'s embeddings of the sentences, in order: its own modules after the body."""
@@ -221,72 +261,92 @@ def evaluate_model(
     return result, embeddings
 
 
-def variant_folders(name: str) -> dict[str, Path]:
-    """Label -> folder of every model the pipeline built for student ``name``."""
-    fp32 = model_variants(name)
-    variants = {name if v == "student" else f"{name}-pca{v}": folder for v, folder in fp32.items()}
-    backends = quantized_dir(name)
-    for backend in sorted(p.name for p in backends.iterdir()) if backends.exists() else []:
-        for v in fp32:
-            variants[f"{name}-{backend}" if v == "student" else f"{name}-pca{v}-{backend}"] = backends / backend / v
-    return variants
+def body_cache_root(name: str, group: str) -> Path:
+    return Path("data/evaluation_bodies") / name / group
 
 
-def variant_groups(name: str) -> list[dict[str, Path]]:
-    """The variants of student ``name`` by the body they share (one group per backend), student first."""
-    groups: dict[str, dict[str, Path]] = {}
-    for label, folder in variant_folders(name).items():
-        backend = folder.parent.name if folder.parent.parent == quantized_dir(name) else "fp32"
-        groups.setdefault(backend, {})[label] = folder
-    return list(groups.values())
+def student_groups(name: str, params: Params) -> dict[str, Path]:
+    """The student's models by the body they give its PCA models: fp32 and one per int8 backend."""
+    return {"fp32": student_dir(name), **{backend: quantized_dir(name) / backend for backend in params.quantize.backends}}
 
 
-def evaluate(name: str, params: Params) -> dict:
+def variant_label(name: str, group: str, dim: int | None = None) -> str:
+    base = name if dim is None else f"{name}-pca{dim}"
+    return base if group == "fp32" else f"{base}-{group}"
+
+
+def variant_folder(name: str, group: str, dim: int | None = None) -> Path:
+    if dim is None:
+        return student_dir(name) if group == "fp32" else quantized_dir(name) / group
+    return pca_dir(name, dim) if group == "fp32" else pca_quantized_dir(name, dim) / group
+
+
+def eval_file(name: str, dim: int | None = None) -> Path:
+    return EVAL_DIR / f"{name if dim is None else f'{name}-pca{dim}'}.json"
+
+
+def evaluate_teacher(params: Params) -> dict:
+    teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
+    batch = params.evaluate.batch_size
+    local = Path(assets.resolve_model(params.teacher.model))
+    shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
+    speed_body = SharedBody(teacher, speed_sentences(params.evaluate.speed_sentences), batch)
+    metrics, embeddings = evaluate_model(TEACHER, teacher, local if local.is_dir() else None, params, shared, speed_body)
+    metrics["parameters"] = sum(p.numel() for p in teacher.parameters())
+    result = {"variants": {TEACHER: metrics}}
+    for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
+        result["variants"][f"{TEACHER}-emb-{precision}"] = m
+    return result
+
+
+def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
+    """The student (``dim`` None) or its ``dim``-dimensional PCA model, in fp32 and each int8 copy.
+
+    Every group's body runs on the evaluation sentences only when the student itself is evaluated;
+    a PCA dimension reads those outputs from the cache, and reruns the body only on the speed sentences.
+    """
+    teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
+    teacher_dimension = teacher.get_embedding_dimension()
+    teacher_result = json.loads(eval_file(TEACHER).read_text())["variants"][TEACHER]
+    speed_set = speed_sentences(params.evaluate.speed_sentences)
+    teacher_speed, _ = sentences_per_second(teacher, speed_set, params.evaluate)
+    del teacher
+    batch = params.evaluate.batch_size
+    result = {"teacher_sentences_per_second": teacher_speed, "variants": {}}
+    for group, student_folder in student_groups(name, params).items():
+        student = load_variant(student_folder)
+        with_heldout = student.get_embedding_dimension() == teacher_dimension
+        shared = SharedBody(
+            student, evaluation_sentences(with_heldout), batch,
+            cache_root=body_cache_root(name, group), model_dir=student_folder, fill=dim is None,
+        )
+        speed_body = SharedBody(student, speed_set, batch)
+        label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
+        log.info("evaluating %s (%s)", label, folder)
+        model = student if dim is None else load_variant(folder)
+        metrics, embeddings = evaluate_model(label, model, folder, params, shared, speed_body)
+        result["variants"][label] = metrics
+        if dim is None and group == "fp32":
+            for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
+                result["variants"][f"{name}-emb-{precision}"] = m
+    for metrics in result["variants"].values():
+        metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
+        metrics["speedup_vs_teacher"] = metrics["sentences_per_second"] / teacher_speed
+    return result
+
+
+def evaluate(name: str, params: Params, dim: int | None = None) -> dict:
     if params.evaluate.threads:
         torch.set_num_threads(params.evaluate.threads)
-    batch = params.evaluate.batch_size
-    speed_set = speed_sentences(params.evaluate.speed_sentences)
-    teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
-    if name == TEACHER:
-        local = Path(assets.resolve_model(params.teacher.model))
-        shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
-        speed_body = SharedBody(teacher, speed_set, batch)
-        metrics, embeddings = evaluate_model(
-            TEACHER, teacher, local if local.is_dir() else None, params, shared, speed_body
-        )
-        metrics["parameters"] = sum(p.numel() for p in teacher.parameters())
-        result = {"variants": {TEACHER: metrics}}
-        for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
-            result["variants"][f"{TEACHER}-emb-{precision}"] = m
-    else:
-        teacher_result = json.loads((EVAL_DIR / f"{TEACHER}.json").read_text())["variants"][TEACHER]
-        teacher_dimension = teacher.get_embedding_dimension()
-        teacher_speed, _ = sentences_per_second(teacher, speed_set, params.evaluate)
-        del teacher
-        result = {"teacher_sentences_per_second": teacher_speed, "variants": {}}
-        for group in variant_groups(name):
-            shared = None
-            for label, folder in group.items():
-                log.info("evaluating %s (%s)", label, folder)
-                model = load_variant(folder)
-                if shared is None:  # the group's student: PCA variants run the same body
-                    with_heldout = model.get_embedding_dimension() == teacher_dimension
-                    shared = SharedBody(model, evaluation_sentences(with_heldout), batch)
-                    speed_body = SharedBody(model, speed_set, batch)
-                metrics, embeddings = evaluate_model(label, model, folder, params, shared, speed_body)
-                result["variants"][label] = metrics
-                if label == name:
-                    for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
-                        result["variants"][f"{name}-emb-{precision}"] = m
-        for metrics in result["variants"].values():
-            metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
-            metrics["speedup_vs_teacher"] = metrics["sentences_per_second"] / teacher_speed
-    write_json(EVAL_DIR / f"{name}.json", result)
+    result = evaluate_teacher(params) if name == TEACHER else evaluate_variants(name, dim, params)
+    write_json(eval_file(name, dim), result)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_for_student("evaluate", evaluate, argv, extra=(TEACHER,))
+    return run_for_student(
+        "evaluate", argv, student=evaluate, dimension=lambda name, dim, params: evaluate(name, params, dim), extra=(TEACHER,)
+    )
 
 
 if __name__ == "__main__":

@@ -105,12 +105,15 @@ class DistillParams(Section):
 
 
 class PcaParams(Section):
-    dims: list[PositiveInt] = []
-    fit_sentences: PositiveInt = 20000
+    """No defaults for the fitting keys: ``dvc.yaml`` lists them one by one (so a new dimension reruns
+    nothing else), and DVC requires every listed key to be in the file."""
+
+    dims: list[PositiveInt] = Field(description="One PCA model (and its int8 copies) per student and dimension")
+    fit_sentences: PositiveInt = Field(description="Training sentences each student encodes to fit its PCA on")
     in_memory_rows: PositiveInt = Field(
-        200_000, description="Fit on more rows than this with IncrementalPCA, reading the cache in chunks of this size"
+        description="Fit on more rows than this with IncrementalPCA, reading the cache in chunks of this size"
     )
-    batch_size: PositiveInt = 64
+    batch_size: PositiveInt = Field(description="Batch size of the student encoding the fitting sentences")
 
 
 class QuantizeParams(Section):
@@ -147,7 +150,7 @@ class Params(Section):
     teacher: TeacherParams
     students: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")], StudentSpec]
     distill: DistillParams = DistillParams()
-    pca: PcaParams = PcaParams()
+    pca: PcaParams
     quantize: QuantizeParams = QuantizeParams()
     evaluate: EvaluateParams = EvaluateParams()
     schedule: ScheduleParams = ScheduleParams()

@@ -1,10 +1,14 @@
 """PCA dimensionality reduction, stored inside the model as a centred ``Dense`` layer.
 
-Reads ``params.pca`` and ``models/<name>/student``. Fits scikit-learn's PCA on the student's own
-embeddings of the training corpus (cached in ``data/student_embeddings`` like the teacher's; above
-``in_memory_rows`` an IncrementalPCA reads them from the cache in chunks), then writes
-one ordinary sentence-transformers model per dimension to ``models/<name>/pca/<dim>`` and the
-explained variance to ``metrics/pca/<name>.json``.
+Two entry points, both reading ``params.pca`` and ``models/<name>/student``:
+
+- ``python -m tasks.pca NAME`` (stage ``student_embeddings@NAME``): the student's own embeddings of
+  ``fit_sentences`` training sentences, taken before ``Normalize``, cached in Parquet like the
+  teacher's in ``data/student_embeddings/<name>`` (a persistent output: nothing is encoded twice).
+- ``python -m tasks.pca NAME DIM`` (stage ``pca@NAME-DIM``): fits scikit-learn's PCA on that cache
+  (above ``in_memory_rows`` an IncrementalPCA reads it in chunks) and writes an ordinary
+  sentence-transformers model to ``models/<name>/pca/<dim>`` and its explained variance to
+  ``metrics/pca/<name>/<dim>.json``. Each dimension is its own stage: adding one fits only it.
 
 Unlike the reference script, the projection keeps the mean (``bias = -W @ mean``, so it is the true
 PCA) and sits before ``Normalize``, so the reduced embeddings are still unit length.
@@ -22,21 +26,23 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 from sklearn.decomposition import PCA, IncrementalPCA
 
-from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
+from tasks.embedding_cache import EmbeddingCache
+from tasks.fileio import atomic_dir, write_json
 from tasks.params import Params
 from tasks.student import MODELS_DIR, student_dir
-from tasks.teacher_embeddings import corpus_sentences, embed_corpus
+from tasks.teacher_embeddings import cache_for, corpus_sentences, embed_corpus
 
 log = logging.getLogger(__name__)
 
+BODY_OUTPUT = "before-normalize"
 
-def pca_dir(name: str) -> Path:
-    return MODELS_DIR / name / "pca"
+
+def pca_dir(name: str, dim: int) -> Path:
+    return MODELS_DIR / name / "pca" / str(dim)
 
 
 def student_embeddings_dir(name: str) -> Path:
-    """Each student's own embedding cache: a persistent output of its PCA stage."""
     return Path("data/student_embeddings") / name
 
 
@@ -79,39 +85,49 @@ def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: i
     return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
 
 
-def reduce_student(name: str, params: Params) -> dict:
-    dims = sorted(set(params.pca.dims), reverse=True)
-    if not dims:
-        with atomic_dir(pca_dir(name)):
-            pass
-        summary = {"name": name, "explained_variance": {}}
-        write_json(Path("metrics/pca") / f"{name}.json", summary)
-        return summary
-    source = student_dir(name)
-    model = SentenceTransformer(str(source))
+def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:
+    """The student, and the student without its trailing ``Normalize`` (what PCA is fitted on)."""
+    model = SentenceTransformer(str(student_dir(name)))
     body, _ = split_normalize(model)
-    texts = corpus_sentences("train")[: params.pca.fit_sentences]
-    if len(texts) <= dims[0]:
-        raise ValueError(f"pca.dims: {dims[0]} needs more than {len(texts)} fitting sentences")
-    encoder = SentenceTransformer(modules=body, device=str(model.device))
-    cache, _ = embed_corpus(
-        encoder, source, texts, cache_root=student_embeddings_dir(name), batch_size=params.pca.batch_size,
-        output="before-normalize",
+    return model, SentenceTransformer(modules=body, device=str(model.device))
+
+
+def fit_sentences(params: Params) -> list[str]:
+    return corpus_sentences("train")[: params.pca.fit_sentences]
+
+
+def embed_student(name: str, params: Params) -> EmbeddingCache:
+    """Cache the student's body outputs for the fitting sentences; every dimension's stage reads them."""
+    _, body = student_body(name)
+    cache, stats = embed_corpus(
+        body, student_dir(name), fit_sentences(params), cache_root=student_embeddings_dir(name),
+        batch_size=params.pca.batch_size, output=BODY_OUTPUT,
     )
-    pca = fit_pca(cache.lookup, texts, dims[0], params.pca.in_memory_rows)
-    explained = np.cumsum(pca.explained_variance_ratio_)
-    summary = {"name": name, "fit_sentences": len(texts), "explained_variance": {}}
-    with atomic_dir(pca_dir(name)) as tmp:
-        for dim in dims:
-            with_pca(model, pca, dim).save(str(tmp / str(dim)))
-            summary["explained_variance"][str(dim)] = round(float(explained[dim - 1]), 5)
-    write_json(Path("metrics/pca") / f"{name}.json", summary)
-    log.info("PCA for %s: %s", name, summary["explained_variance"])
+    log.info("student %s embeddings for PCA: %s", name, stats)
+    return cache
+
+
+def reduce_student(name: str, dim: int, params: Params) -> dict:
+    """Fit the ``dim``-component PCA on the student's cached embeddings and save the reduced model."""
+    model, body = student_body(name)
+    cache = cache_for(body, student_dir(name), student_embeddings_dir(name), output=BODY_OUTPUT)
+    texts = fit_sentences(params)
+    if len(texts) <= dim:
+        raise ValueError(f"pca.dims: {dim} needs more than {len(texts)} fitting sentences (pca.fit_sentences, prepare.max_sentences)")
+    pca = fit_pca(cache.lookup, texts, dim, params.pca.in_memory_rows)
+    with atomic_dir(pca_dir(name, dim)) as tmp:
+        with_pca(model, pca, dim).save(str(tmp))
+    summary = {
+        "name": name, "dimension": dim, "fit_sentences": len(texts),
+        "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 5),
+    }
+    write_json(Path("metrics/pca") / name / f"{dim}.json", summary)
+    log.info("PCA %s -> %d: explained variance %.4f", name, dim, summary["explained_variance"])
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_for_student("pca", reduce_student, argv)
+    return run_for_student("pca", argv, student=embed_student, dimension=reduce_student)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
-"""Quantization: int8 copies of a student and of each of its PCA variants, one folder per backend.
+"""Quantization: int8 copies of each student and of each of its PCA models, one folder per backend.
 
-Reads ``params.quantize``, ``models/<name>/student`` and ``models/<name>/pca/<dim>``. Writes
-``models/<name>/quantized/<backend>/{student,<dim>}``: each the fp32 model folder (so it still
-loads with plain ``SentenceTransformer(path)``) plus the int8 weights, named in
-``quantization.json``; ``load_variant`` loads any of them with the right backend.
+- ``python -m tasks.quantize NAME`` (stage ``quantize@NAME``) writes ``models/<name>/quantized/<backend>``.
+- ``python -m tasks.quantize NAME DIM`` (stage ``quantize_pca@NAME-DIM``) writes
+  ``models/<name>/pca-quantized/<dim>/<backend>``: the PCA model with the student's int8 Transformer.
+
+Each folder is the fp32 model (so it still loads with plain ``SentenceTransformer(path)``) plus the
+int8 weights, named in ``quantization.json``; ``load_variant`` loads any of them with the right backend.
 
 - ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
   quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
-  It is exported once per student and shared by its PCA variants: Pooling, the PCA ``Dense`` and
-  ``Normalize`` stay torch modules.
+  It is exported once per student; a PCA model gets a copy of the int8 file, while its Pooling,
+  PCA ``Dense`` and ``Normalize`` stay torch modules.
 - ``openvino-int8``: static int8 with OpenVINO and NNCF (optimum-intel): activation ranges are
   calibrated on ``calibration_sentences`` corpus sentences, so no scale is computed at run time.
   Like ONNX it replaces only the Transformer module; it runs with an f32 precision hint, so the
@@ -52,6 +54,10 @@ def quantized_dir(name: str) -> Path:
     return MODELS_DIR / name / "quantized"
 
 
+def pca_quantized_dir(name: str, dim: int) -> Path:
+    return MODELS_DIR / name / "pca-quantized" / str(dim)
+
+
 def cpu_quantization_config() -> str:
     """The ONNX Runtime int8 config this CPU runs fastest: avx512_vnni, avx512, avx2 or arm64."""
     if platform.machine().lower() in {"arm64", "aarch64"}:
@@ -92,51 +98,26 @@ def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
     return model
 
 
-def share_with_variants(sources: dict[str, Path], out_dir: Path, files: list[str], marker: dict) -> None:
-    """Give every PCA variant a copy of the student's int8 ``files`` (its Transformer) and the loader marker."""
-    for variant, source in sources.items():
-        target = out_dir / variant
-        if variant != "student":
-            shutil.copytree(source, target)
-            for name in files:
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(out_dir / "student" / name, target / name)
-        write_json(target / QUANTIZATION_FILE, marker)
-
-
-def export_onnx_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
-    """Quantize the Transformer of ``sources['student']`` once; every source gets a copy of the int8 file."""
+def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
+    """Quantize the Transformer of ``source`` dynamically for this CPU into a copy of ``source``."""
     config = cpu_quantization_config()
-    exported = out_dir / "student"
-    shutil.copytree(sources["student"], exported)
-    onnx_model = SentenceTransformer(str(exported), backend="onnx", device="cpu")
-    export_dynamic_quantized_onnx_model(onnx_model, config, str(exported))
-    [onnx_file] = (exported / "onnx").glob(f"model_*{config}.onnx")
+    shutil.copytree(source, target)
+    onnx_model = SentenceTransformer(str(target), backend="onnx", device="cpu")
+    export_dynamic_quantized_onnx_model(onnx_model, config, str(target))
+    [onnx_file] = (target / "onnx").glob(f"model_*{config}.onnx")
     file_name = f"onnx/{onnx_file.name}"
-    share_with_variants(sources, out_dir, [file_name], {"backend": "onnx", "file_name": file_name, "config": config})
+    write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "files": [file_name], "config": config})
     return {"config": config}
 
 
-def export_torch_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
-    for variant, source in sources.items():
-        target = out_dir / variant
-        shutil.copytree(source, target)
-        quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
-        with atomic_path(target / TORCH_INT8_FILE) as tmp:
-            torch.save(quantized.state_dict(), tmp)
-        write_json(target / QUANTIZATION_FILE, {"backend": "torch-int8", "file_name": TORCH_INT8_FILE})
-    return {}
-
-
-def export_openvino_int8(sources: dict[str, Path], out_dir: Path, calibration: Sequence[str] = ()) -> dict:
-    """Static int8 of the Transformer of ``sources['student']``, calibrated on ``calibration``; shared like ONNX."""
+def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
+    """Static int8 of the Transformer of ``source``, calibrated on ``calibration``, into a copy of ``source``."""
     from optimum.intel import OVConfig, OVQuantizationConfig, OVQuantizer
 
     if not calibration:
         raise ValueError("openvino-int8 needs calibration sentences")
-    exported = out_dir / "student"
-    shutil.copytree(sources["student"], exported)
-    model = SentenceTransformer(str(exported), backend="openvino", device="cpu")  # converts to OpenVINO IR
+    shutil.copytree(source, target)
+    model = SentenceTransformer(str(target), backend="openvino", device="cpu")  # converts to OpenVINO IR
     tokenizer = model.tokenizer
     dataset = datasets.Dataset.from_dict({"text": list(calibration)}).map(
         lambda batch: tokenizer(batch["text"], truncation=True, max_length=model.max_seq_length),
@@ -144,40 +125,64 @@ def export_openvino_int8(sources: dict[str, Path], out_dir: Path, calibration: S
     )
     quantizer = OVQuantizer.from_pretrained(model[0].auto_model)
     config = OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(dataset)))
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         quantizer.quantize(calibration_dataset=dataset, save_directory=tmp, ov_config=config)
-        (exported / "openvino").mkdir()
+        (target / "openvino").mkdir(exist_ok=True)
         for suffix in (".xml", ".bin"):
             [file] = Path(tmp).rglob(f"openvino_model{suffix}")
-            shutil.copy2(file, (exported / OPENVINO_INT8_FILE).with_suffix(suffix))
+            shutil.copy2(file, (target / OPENVINO_INT8_FILE).with_suffix(suffix))
     files = [OPENVINO_INT8_FILE, str(Path(OPENVINO_INT8_FILE).with_suffix(".bin"))]
-    share_with_variants(sources, out_dir, files, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE})
+    write_json(target / QUANTIZATION_FILE, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE, "files": files})
     return {"calibration_sentences": len(dataset)}
+
+
+def export_torch_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
+    shutil.copytree(source, target)
+    quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
+    with atomic_path(target / TORCH_INT8_FILE) as tmp:
+        torch.save(quantized.state_dict(), tmp)
+    write_json(target / QUANTIZATION_FILE, {"backend": "torch-int8", "file_name": TORCH_INT8_FILE})
+    return {}
 
 
 EXPORTERS = {"onnx-int8": export_onnx_int8, "openvino-int8": export_openvino_int8, "torch-int8": export_torch_int8}
 
 
-def model_variants(name: str) -> dict[str, Path]:
-    """The fp32 models of student ``name``: the student itself and one per PCA dimension."""
-    pca = pca_dir(name)
-    dims = sorted((p for p in pca.iterdir() if p.is_dir()), key=lambda p: int(p.name)) if pca.exists() else []
-    return {"student": student_dir(name), **{p.name: p for p in dims}}
+def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> None:
+    """A PCA model whose Transformer is the student's int8 one: its files are copied, nothing is re-quantized.
+
+    torch-int8 has no separate Transformer file (its state dict covers every module), so the PCA model
+    is quantized whole; dynamic quantization gives the same Transformer weights as the student's.
+    """
+    info = json.loads((int8_student / QUANTIZATION_FILE).read_text())
+    if "files" not in info:
+        export_torch_int8(pca_model, target)
+        return
+    shutil.copytree(pca_model, target)
+    for name in info["files"]:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(int8_student / name, target / name)
+    write_json(target / QUANTIZATION_FILE, info)
 
 
 def quantize_student(name: str, params: Params) -> dict:
-    sources = model_variants(name)
-    summary: dict = {"name": name, "variants": sorted(sources), "backends": {}}
+    summary: dict = {"name": name, "backends": {}}
     calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
     with atomic_dir(quantized_dir(name)) as tmp:
         for backend in params.quantize.backends:
-            summary["backends"][backend] = EXPORTERS[backend](sources, tmp / backend, calibration)
+            summary["backends"][backend] = EXPORTERS[backend](student_dir(name), tmp / backend, calibration)
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 
 
+def quantize_pca(name: str, dim: int, params: Params) -> None:
+    with atomic_dir(pca_quantized_dir(name, dim)) as tmp:
+        for backend in params.quantize.backends:
+            with_int8_transformer(pca_dir(name, dim), quantized_dir(name) / backend, tmp / backend)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run_for_student("quantize", quantize_student, argv)
+    return run_for_student("quantize", argv, student=quantize_student, dimension=quantize_pca)
 
 
 if __name__ == "__main__":

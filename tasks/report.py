@@ -1,6 +1,6 @@
 """Trade-off report: the reference's table extended with PCA, quantization and size, plus a chart.
 
-Reads ``metrics/eval/*.json``. Writes ``reports/report.md`` (the table), ``reports/tradeoff.json``
+Reads ``metrics/eval/<name>.json`` of the teacher and of each student and PCA dimension in params. Writes ``reports/report.md`` (the table), ``reports/tradeoff.json``
 (rows for ``dvc plots``), ``reports/tradeoff.png`` (STSb against speed, log scale, Pareto front
 marked) and ``metrics/summary.json``.
 """
@@ -18,8 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tasks.cli import configure_logging  # noqa: E402
-from tasks.evaluate import EVAL_DIR, TEACHER  # noqa: E402
+from tasks.evaluate import EVAL_DIR, TEACHER, eval_file  # noqa: E402
 from tasks.fileio import atomic_path, write_json  # noqa: E402
+from tasks.params import Params, load_params  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +28,20 @@ REPORT_DIR = Path("reports")
 COLUMNS = ["model", "dim", "STSb test", "vs teacher", "sentences/s", "speed-up", "size MB", "bytes/emb"]
 
 
-def collect_rows(eval_dir: Path = EVAL_DIR) -> list[dict]:
+def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR) -> list[dict]:
+    """Every variant of the students and PCA dimensions in params (files of removed ones are left out)."""
+    params = params or load_params()
     teacher_variants = json.loads((eval_dir / f"{TEACHER}.json").read_text())["variants"]
     score = teacher_variants[TEACHER]["stsb_test_spearman"]
     rows = [
         {"model": label, **m, "stsb_test_kept": m["stsb_test_spearman"] / score, "speedup_vs_teacher": 1.0}
         for label, m in teacher_variants.items()
     ]
-    for file in sorted(eval_dir.glob("*.json")):
-        if file.stem != TEACHER:
+    for name in params.students:
+        for dim in [None, *params.pca.dims]:
+            file = eval_dir / eval_file(name, dim).name
+            if not file.is_file():
+                raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
             rows += [{"model": label, **m} for label, m in json.loads(file.read_text())["variants"].items()]
     return rows
 
@@ -85,7 +91,7 @@ def plot(rows: list[dict], front: set[str], path: Path) -> None:
 
 
 def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR) -> str:
-    rows = collect_rows(eval_dir)
+    rows = collect_rows(eval_dir=eval_dir)
     front = pareto_front(rows)
     table = markdown_table(rows, front)
     text = (

@@ -228,7 +228,7 @@ def train_student(name: str, params: Params) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_for_student("student", train_student, argv)
+    return run_for_student("student", argv, student=train_student)
 
 
 if __name__ == "__main__":

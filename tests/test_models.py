@@ -11,14 +11,32 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
 from sklearn.decomposition import PCA
-from transformers import AutoModel, BertConfig, DistilBertConfig, MPNetConfig, RobertaConfig
+from transformers import (
+    AutoModel,
+    BertConfig,
+    DistilBertConfig,
+    MPNetConfig,
+    RobertaConfig,
+)
 
 from tasks import assets
-from tasks.evaluate import BITS_PER_VALUE, CalibratedSimilarityEvaluator, SharedBody, check_shared_body
+from tasks.evaluate import (
+    BITS_PER_VALUE,
+    CalibratedSimilarityEvaluator,
+    SharedBody,
+    check_shared_body,
+)
 from tasks.params import StudentSpec
 from tasks.pca import fit_pca, split_normalize, with_pca
 from tasks.prepare import load_stsb
-from tasks.quantize import export_onnx_int8, export_openvino_int8, export_torch_int8, load_variant, torch_int8
+from tasks.quantize import (
+    export_onnx_int8,
+    export_openvino_int8,
+    export_torch_int8,
+    load_variant,
+    torch_int8,
+    with_int8_transformer,
+)
 from tasks.student import kept_layers, layer_stack, prune_layers
 from tests.conftest import run
 
@@ -151,7 +169,8 @@ def test_onnx_int8_keeps_pca_and_normalize(
     minilm: SentenceTransformer, pca_model: tuple[Path, PCA], sentences: list[str], tmp_path: Path
 ) -> None:
     pca_folder, _ = pca_model
-    export_onnx_int8({"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "onnx-int8", [])
+    export_onnx_int8(Path(assets.resolve_model(MINILM)), tmp_path / "onnx-int8" / "student")
+    with_int8_transformer(pca_folder, tmp_path / "onnx-int8" / "student", tmp_path / "onnx-int8" / "32")
     info = json.loads((tmp_path / "onnx-int8" / "32" / "quantization.json").read_text())
     assert info["backend"] == "onnx" and info["file_name"].startswith("onnx/model_qint8_")
 
@@ -178,9 +197,8 @@ def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
 ) -> None:
     pca_folder, _ = pca_model
     calibration = list(load_stsb("sentence-transformers/stsb")["train"]["sentence1"][:64])
-    summary = export_openvino_int8(
-        {"student": Path(assets.resolve_model(MINILM)), "32": pca_folder}, tmp_path / "openvino-int8", calibration
-    )
+    summary = export_openvino_int8(Path(assets.resolve_model(MINILM)), tmp_path / "openvino-int8" / "student", calibration)
+    with_int8_transformer(pca_folder, tmp_path / "openvino-int8" / "student", tmp_path / "openvino-int8" / "32")
     assert summary == {"calibration_sentences": 64}
     int8_weights = tmp_path / "openvino-int8" / "32" / "openvino" / "openvino_model_qint8_quantized.bin"
     assert int8_weights.stat().st_size < 0.4 * (Path(assets.resolve_model(MINILM)) / "model.safetensors").stat().st_size
@@ -196,12 +214,12 @@ def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
     reloaded, _ = encode_in_fresh_process(tmp_path / "openvino-int8" / "32", sentences, tmp_path)
     np.testing.assert_allclose(reloaded, vectors, atol=1e-5)
     with pytest.raises(ValueError, match="calibration"):
-        export_openvino_int8({"student": pca_folder}, tmp_path / "no-calibration", [])
+        export_openvino_int8(pca_folder, tmp_path / "no-calibration", [])
 
 
 def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:
     source = Path(assets.resolve_model(MINILM))
-    export_torch_int8({"student": source}, tmp_path / "torch-int8")
+    export_torch_int8(source, tmp_path / "torch-int8" / "student")
     expected = torch_int8(SentenceTransformer(str(source), device="cpu")).encode(sentences)
     reloaded, _ = encode_in_fresh_process(tmp_path / "torch-int8" / "student", sentences, tmp_path)
     np.testing.assert_allclose(reloaded, expected, atol=1e-6)

@@ -40,13 +40,13 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
 
     dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
     assert dims == {
+        "models/L1/pca-quantized/32/onnx-int8": 32,
+        "models/L1/pca-quantized/32/openvino-int8": 32,
+        "models/L1/pca-quantized/32/torch-int8": 32,
         "models/L1/pca/32": 32,
-        "models/L1/quantized/onnx-int8/32": 32,
-        "models/L1/quantized/onnx-int8/student": 384,
-        "models/L1/quantized/openvino-int8/32": 32,
-        "models/L1/quantized/openvino-int8/student": 384,
-        "models/L1/quantized/torch-int8/32": 32,
-        "models/L1/quantized/torch-int8/student": 384,
+        "models/L1/quantized/onnx-int8": 384,
+        "models/L1/quantized/openvino-int8": 384,
+        "models/L1/quantized/torch-int8": 384,
         "models/L1/student": 384,
     }
 
@@ -63,21 +63,23 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     assert "STSb test Spearman against speed-up" in (project / "plots-html" / "index.html").read_text(), plots.stdout
 
     # Compare a second configuration as users do: an experiment, then exp show / metrics diff.
+    # Each PCA dimension is its own unit: adding one builds and measures only it.
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline run"], project)
-    experiment = run(["dvc", "exp", "run", "-S", "pca.dims=[16]"], project)
-    assert ran_stages(experiment.stdout) == ["pca@L1", "quantize@L1", "evaluate@L1", "report"]
-    assert "| L1-pca16-onnx-int8 " in (project / "reports" / "report.md").read_text()
+    experiment = run(["dvc", "exp", "run", "-S", "pca.dims=[32,16]"], project)
+    assert ran_stages(experiment.stdout) == ["pca@L1-16", "quantize_pca@L1-16", "evaluate_pca@L1-16", "report"]
+    report = (project / "reports" / "report.md").read_text()
+    assert "| L1-pca16-onnx-int8 " in report and "| L1-pca32-onnx-int8 " in report
     assert "pca.dims" in run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()[0]
     diff = run(["dvc", "metrics", "diff", "--json"], project).stdout
-    assert "L1-pca16" in diff and "L1-pca32" in diff
+    assert "L1-pca16" in diff and "L1-pca32" not in diff  # dimension 32 was not measured again
 
 
 def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
     first = run(["python", "-m", "flows.pipeline"], tiny_project)
     assert "Flow run" in first.stderr + first.stdout and "Completed" in first.stderr + first.stdout
     assert (tiny_project / "reports" / "report.md").is_file()
-    assert (tiny_project / "models" / "L1" / "quantized" / "onnx-int8" / "32" / "quantization.json").is_file()
+    assert (tiny_project / "models" / "L1" / "pca-quantized" / "32" / "onnx-int8" / "quantization.json").is_file()
     # The flow recorded every stage with DVC: nothing left for dvc to do.
     assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."
     assert ran_stages(run(["dvc", "repro"], tiny_project).stdout) == []
@@ -85,4 +87,4 @@ def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
     second = run(["python", "-m", "flows.pipeline"], tiny_project)
     log = second.stderr + second.stdout
     assert "done, recorded in dvc.lock" not in log
-    assert log.count("up to date, skipped") == 8  # every stage of dvc.yaml
+    assert log.count("up to date, skipped") == 11  # every stage of dvc.yaml
