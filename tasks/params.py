@@ -254,6 +254,15 @@ def parse_params(raw: Any) -> Params:
     assets.check_data_ref(params.prepare.corpus, key="prepare.corpus", kind="corpus")
     check_backends(params.quantize)
     check_models(params)
+    fit_rows = params.pca.fit_sentences
+    if params.prepare.max_sentences is not None:
+        fit_rows = min(fit_rows, params.prepare.max_sentences - params.prepare.heldout_sentences)
+    too_big = [dim for dim in params.pca.dims if dim >= fit_rows]
+    if too_big:
+        raise ParamsError(
+            f"pca.dims: {too_big[0]} needs more than the at most {fit_rows} fitting sentences "
+            "(pca.fit_sentences, prepare.max_sentences minus prepare.heldout_sentences)"
+        )
     return params
 
 

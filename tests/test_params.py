@@ -40,6 +40,8 @@ INVALID = [
     ("more layers than teacher", with_change("students", {"S": {"num_layers": 7}}), "students.S.num_layers: 7 is more than the teacher's 6 layers"),
     ("zero layers", with_change("students", {"S": {"num_layers": 0}}), "students.S.num_layers: Input should be greater than 0 (got 0)"),
     ("PCA above embedding", with_change("pca.dims", [512]), "pca.dims: 512 is not below the embedding size 384 of student 'L1' (allowed 1..383)"),
+    ("PCA key dvc.yaml lists", with_change("pca.in_memory_rows", ...), "pca.in_memory_rows: required key is missing"),
+    ("PCA above fitting rows", with_change("pca.fit_sentences", 20), "pca.dims: 32 needs more than the at most 20 fitting sentences"),
     ("missing corpus file", with_change("prepare.corpus", "./no/such/corpus.txt"), "prepare.corpus: file or folder './no/such/corpus.txt' does not exist"),
     ("missing stsb folder", with_change("prepare.stsb", "/no/such/stsb"), "prepare.stsb: '/no/such/stsb' has no sts-train.csv"),
     ("missing teacher", with_change("teacher.model", "./no-such-model"), "teacher.model: model './no-such-model' is neither a local folder"),
