@@ -53,9 +53,10 @@ def run(students: list[str], pca: int | None, rounds: int) -> dict:
         absent = [str(folder) for folder in folders.values() if not folder.is_dir()]
         if absent:
             raise SystemExit(f"no model at {', '.join(absent)}: run the pipeline first")
+        fp32 = next(iter(folders))
         for label, folder in folders.items():
             models[label] = load_variant(folder)
-            fp32_of[label] = next(iter(folders))
+            fp32_of[label] = fp32
     for model in models.values():
         model.encode(sentences[:batch], batch_size=batch)  # warm-up
     timings: dict[str, list[float]] = {label: [] for label in models}

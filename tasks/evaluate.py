@@ -37,7 +37,7 @@ from tasks.cli import configure_logging, run_for_student
 from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
 from tasks.params import EvaluateParams, Params
-from tasks.pca import pca_dir, split_normalize
+from tasks.pca import pca_dir, without_normalize
 from tasks.prepare import PREPARED_DIR
 from tasks.quantize import (
     QUANTIZATION_FILE,
@@ -49,6 +49,8 @@ from tasks.student import stsb_evaluator, student_dir
 from tasks.teacher_embeddings import (
     cache_for,
     corpus_sentences,
+    embed_corpus,
+    encode_texts,
     load_model,
     open_teacher_cache,
 )
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 EVAL_DIR = Path("metrics/eval")
 TEACHER = "teacher"
+BODY_OUTPUT = "evaluation-body"
 SHARED_BODY_MIN_COSINE = 0.999
 
 
@@ -157,16 +160,18 @@ class SharedBody:
         model_dir: Path | None = None,
         fill: bool = True,
     ) -> None:
-        body, _ = split_normalize(model)
-        self.length = len(body)
+        encoder = without_normalize(model)
+        self.length = len(encoder)
         self.sentences = list(dict.fromkeys(sentences))
-        encoder = SentenceTransformer(modules=body, device=str(model.device))
         if cache_root is None:
-            outputs = encoder.encode(self.sentences, batch_size=batch_size, convert_to_numpy=True)
+            outputs = encode_texts(encoder, self.sentences, batch_size)
         else:
-            cache = cache_for(encoder, model_dir, cache_root, output="evaluation-body")
             if fill:
-                cache.fill(self.sentences, lambda chunk: encoder.encode(chunk, batch_size=batch_size), shard_rows=4096)
+                cache, _ = embed_corpus(
+                    encoder, model_dir, self.sentences, cache_root=cache_root, batch_size=batch_size, output=BODY_OUTPUT
+                )
+            else:
+                cache = cache_for(encoder, model_dir, cache_root, output=BODY_OUTPUT)
             try:
                 outputs = cache.lookup(self.sentences)
             except CacheError as exc:
@@ -281,8 +286,8 @@ def variant_folder(name: str, group: str, dim: int | None = None) -> Path:
     return pca_dir(name, dim) if group == "fp32" else pca_quantized_dir(name, dim) / group
 
 
-def eval_file(name: str, dim: int | None = None) -> Path:
-    return EVAL_DIR / f"{name if dim is None else f'{name}-pca{dim}'}.json"
+def eval_file(name: str, dim: int | None = None, eval_dir: Path = EVAL_DIR) -> Path:
+    return eval_dir / f"{name if dim is None else f'{name}-pca{dim}'}.json"
 
 
 def evaluate_teacher(params: Params) -> dict:

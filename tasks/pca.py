@@ -85,11 +85,16 @@ def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: i
     return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
 
 
-def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:
-    """The student, and the student without its trailing ``Normalize`` (what PCA is fitted on)."""
-    model = SentenceTransformer(str(student_dir(name)))
+def without_normalize(model: SentenceTransformer) -> SentenceTransformer:
+    """The model's body: every module before its trailing ``Normalize`` (what PCA is fitted on)."""
     body, _ = split_normalize(model)
-    return model, SentenceTransformer(modules=body, device=str(model.device))
+    return SentenceTransformer(modules=body, device=str(model.device))
+
+
+def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:
+    """The student, and its body."""
+    model = SentenceTransformer(str(student_dir(name)))
+    return model, without_normalize(model)
 
 
 def fit_sentences(params: Params) -> list[str]:

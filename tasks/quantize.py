@@ -155,7 +155,7 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     is quantized whole; dynamic quantization gives the same Transformer weights as the student's.
     """
     info = json.loads((int8_student / QUANTIZATION_FILE).read_text())
-    if "files" not in info:
+    if info["backend"] == "torch-int8":
         export_torch_int8(pca_model, target)
         return
     shutil.copytree(pca_model, target)

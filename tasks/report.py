@@ -39,7 +39,7 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR) -> lis
     ]
     for name in params.students:
         for dim in [None, *params.pca.dims]:
-            file = eval_dir / eval_file(name, dim).name
+            file = eval_file(name, dim, eval_dir)
             if not file.is_file():
                 raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
             rows += [{"model": label, **m} for label, m in json.loads(file.read_text())["variants"].items()]
