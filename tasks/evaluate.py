@@ -1,4 +1,4 @@
-"""Evaluation: every variant measured the same way, the teacher's speed measured in the same run.
+"""Evaluation: the quality and size of every variant, measured the same way (speed: the benchmark stage).
 
 - ``python -m tasks.evaluate teacher`` writes ``metrics/eval/teacher.json``.
 - ``python -m tasks.evaluate NAME`` evaluates ``models/NAME/student`` and its int8 copies
@@ -10,17 +10,15 @@
   outputs instead of running the body again.
 
 Per variant: STSb test and dev Spearman (cosine) and the share of the teacher's test score kept,
-MSE to the teacher's embeddings on the held-out corpus slice (when dimensions match), encoding
-speed (sentences/s, median of repeats after a warm-up) and its ratio to the teacher's, size on
-disk, parameter count, embedding dimension and bytes per embedding.
+MSE to the teacher's embeddings on the held-out corpus slice (when dimensions match), size on disk,
+parameter count, embedding dimension and bytes per embedding; for the teacher, each student and
+each PCA model in fp32, also every embedding precision (int8, uint8, binary embeddings).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import statistics
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -63,23 +61,10 @@ BODY_OUTPUT = "evaluation-body"
 SHARED_BODY_MIN_COSINE = 0.999
 
 
-def speed_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
+def check_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
     """A fixed sentence set: the first ``count`` distinct STSb test sentences (all of them if fewer)."""
     pairs = pq.read_table(prepared_dir / "stsb_test.parquet").to_pydict()
     return list(dict.fromkeys(pairs["sentence1"] + pairs["sentence2"]))[:count]
-
-
-def sentences_per_second(
-    model: SentenceTransformer, sentences: list[str], params: EvaluateParams
-) -> tuple[float, np.ndarray]:
-    """Median sentences/s of ``repeats`` encodes after a warm-up, and the last encode's embeddings."""
-    model.encode(sentences[: params.batch_size], batch_size=params.batch_size)  # warm-up
-    timings = []
-    for _ in range(params.repeats):
-        started = time.perf_counter()
-        embeddings = model.encode(sentences, batch_size=params.batch_size)
-        timings.append(time.perf_counter() - started)
-    return len(sentences) / statistics.median(timings), embeddings
 
 
 def parameter_count(folder: Path) -> int:
@@ -204,7 +189,7 @@ def embedding_quantization(model: SentenceTransformer, base: dict, embeddings: d
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
         results[precision] = {
-            **{k: base[k] for k in ("dimension", "sentences_per_second", "disk_bytes", "parameters") if k in base},
+            **{k: base[k] for k in ("dimension", "disk_bytes", "parameters") if k in base},
             "bytes_per_embedding": base["dimension"] * BITS_PER_VALUE[precision] // 8,
             "stsb_test_spearman": score,
             "stsb_test_kept_vs_float32": score / base["stsb_test_spearman"],
@@ -232,17 +217,17 @@ def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:
 
 
 def evaluate_model(
-    label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, speed_body: SharedBody
+    label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, check_body: SharedBody
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Metrics of one variant, and its embeddings of the evaluation sentences (``shared``).
 
-    ``speed_body`` holds the body's outputs for the speed sentences: the variant's own timed encode
-    of them must match, which proves the shared path scores what the variant itself computes.
+    ``check_body`` holds the body's outputs for a few sentences: the variant's own encode of them
+    must match, which proves the shared path scores what the variant itself computes.
     """
     batch = params.evaluate.batch_size
     embeddings = shared.embeddings(model)
-    speed, speed_embeddings = sentences_per_second(model, speed_body.sentences, params.evaluate)
-    check_shared_body(label, speed_embeddings, speed_body.stacked(model))
+    own = model.encode(check_body.sentences, batch_size=batch)
+    check_shared_body(label, own, check_body.stacked(model))
     dimension = model.get_embedding_dimension()
     scores = {
         split: stsb_evaluator(split, batch, PrecomputedSimilarityEvaluator, embeddings=embeddings)(model)
@@ -253,7 +238,6 @@ def evaluate_model(
         "bytes_per_embedding": dimension * 4,
         "stsb_test_spearman": scores["test"]["sts-test_spearman_cosine"],
         "stsb_dev_spearman": scores["dev"]["sts-dev_spearman_cosine"],
-        "sentences_per_second": speed,
     }
     teacher_cache = open_teacher_cache()
     if dimension == teacher_cache.dimension:
@@ -295,8 +279,8 @@ def evaluate_teacher(params: Params) -> dict:
     batch = params.evaluate.batch_size
     local = Path(assets.resolve_model(params.teacher.model))
     shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
-    speed_body = SharedBody(teacher, speed_sentences(params.evaluate.speed_sentences), batch)
-    metrics, embeddings = evaluate_model(TEACHER, teacher, local if local.is_dir() else None, params, shared, speed_body)
+    check_body = SharedBody(teacher, check_sentences(params.evaluate.check_sentences), batch)
+    metrics, embeddings = evaluate_model(TEACHER, teacher, local if local.is_dir() else None, params, shared, check_body)
     metrics["parameters"] = sum(p.numel() for p in teacher.parameters())
     result = {"variants": {TEACHER: metrics}}
     for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
@@ -308,16 +292,13 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
     """The student (``dim`` None) or its ``dim``-dimensional PCA model, in fp32 and each int8 copy.
 
     Every group's body runs on the evaluation sentences only when the student itself is evaluated;
-    a PCA dimension reads those outputs from the cache, and reruns the body only on the speed sentences.
+    a PCA dimension reads those outputs from the cache, and reruns the body only on the check sentences.
     """
-    teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
-    teacher_dimension = teacher.get_embedding_dimension()
     teacher_result = json.loads(eval_file(TEACHER).read_text())["variants"][TEACHER]
-    speed_set = speed_sentences(params.evaluate.speed_sentences)
-    teacher_speed, _ = sentences_per_second(teacher, speed_set, params.evaluate)
-    del teacher
+    teacher_dimension = teacher_result["dimension"]
+    check_set = check_sentences(params.evaluate.check_sentences)
     batch = params.evaluate.batch_size
-    result = {"teacher_sentences_per_second": teacher_speed, "variants": {}}
+    result = {"variants": {}}
     for group, student_folder in student_groups(name, params).items():
         student = load_variant(student_folder)
         with_heldout = student.get_embedding_dimension() == teacher_dimension
@@ -325,24 +306,21 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
             student, evaluation_sentences(with_heldout), batch,
             cache_root=body_cache_root(name, group), model_dir=student_folder, fill=dim is None,
         )
-        speed_body = SharedBody(student, speed_set, batch)
+        check_body = SharedBody(student, check_set, batch)
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
         model = student if dim is None else load_variant(folder)
-        metrics, embeddings = evaluate_model(label, model, folder, params, shared, speed_body)
+        metrics, embeddings = evaluate_model(label, model, folder, params, shared, check_body)
         result["variants"][label] = metrics
-        if dim is None and group == "fp32":
+        if group == "fp32":
             for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
-                result["variants"][f"{name}-emb-{precision}"] = m
+                result["variants"][f"{label}-emb-{precision}"] = m
     for metrics in result["variants"].values():
         metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
-        metrics["speedup_vs_teacher"] = metrics["sentences_per_second"] / teacher_speed
     return result
 
 
 def evaluate(name: str, params: Params, dim: int | None = None) -> dict:
-    if params.evaluate.threads:
-        torch.set_num_threads(params.evaluate.threads)
     result = evaluate_teacher(params) if name == TEACHER else evaluate_variants(name, dim, params)
     write_json(eval_file(name, dim), result)
     return result

@@ -131,12 +131,24 @@ BACKEND_MODULES = {
 
 
 class EvaluateParams(Section):
-    speed_sentences: PositiveInt = 512
+    check_sentences: PositiveInt = Field(
+        128, description="STSb test sentences each variant encodes itself, to check the shared-body scores"
+    )
     batch_size: PositiveInt = 32
-    repeats: PositiveInt = 3
-    threads: PositiveInt | None = None
     embedding_precisions: list[Literal["int8", "uint8", "binary", "ubinary"]] = ["int8", "uint8", "binary"]
     calibration_sentences: PositiveInt = Field(1000, description="Corpus sentences that set the int8/uint8 ranges")
+
+
+class BenchmarkParams(Section):
+    """How the benchmark stage times every model: the only place the project measures speed."""
+
+    sentences: PositiveInt = Field(256, description="Half STSb test, half held-out corpus sentences")
+    batch_size: PositiveInt = 32
+    latency_queries: PositiveInt = Field(32, description="Single-sentence encodes per model and round")
+    rounds: PositiveInt = Field(7, description="Interleaved rounds; speed-ups are medians over rounds")
+    threads: PositiveInt = Field(2, description="Intra-op threads of torch, ONNX Runtime and OpenVINO alike")
+    device: Literal["cpu", "auto"] = Field("cpu", description="auto: fp32 models on CUDA when present")
+    seed: int = 42
 
 
 class ScheduleParams(Section):
@@ -153,6 +165,7 @@ class Params(Section):
     pca: PcaParams
     quantize: QuantizeParams = QuantizeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    benchmark: BenchmarkParams = BenchmarkParams()
     schedule: ScheduleParams = ScheduleParams()
 
     def distill_for(self, student: str) -> DistillParams:

@@ -80,20 +80,36 @@ def torch_int8(model: SentenceTransformer) -> SentenceTransformer:
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
-    """Load any model this pipeline wrote, with the backend its ``quantization.json`` names."""
+def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> SentenceTransformer:
+    """Load any model this pipeline wrote, with the backend its ``quantization.json`` names.
+
+    ``threads`` sets the intra-op threads of whichever runtime runs the model (torch, ONNX Runtime
+    or OpenVINO), so that models timed side by side use the same number of cores.
+    """
+    if threads:
+        torch.set_num_threads(threads)
     marker = Path(path) / QUANTIZATION_FILE
     if not marker.is_file():
         return SentenceTransformer(str(path), **kwargs)
     info = json.loads(marker.read_text())
+    kwargs["device"] = "cpu"  # int8 runtimes here run on the CPU only
     if info["backend"] == "onnx":
-        return SentenceTransformer(str(path), backend="onnx", model_kwargs={"file_name": info["file_name"]}, **kwargs)
-    if info["backend"] == "openvino":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         return SentenceTransformer(
-            str(path), backend="openvino", model_kwargs={"file_name": info["file_name"], "ov_config": OPENVINO_CONFIG},
-            **kwargs,
+            str(path), backend="onnx",
+            model_kwargs={"file_name": info["file_name"], "session_options": options}, **kwargs,
         )
-    model = torch_int8(SentenceTransformer(str(path), device="cpu", **kwargs))
+    if info["backend"] == "openvino":
+        ov_config = {**OPENVINO_CONFIG, **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
+        return SentenceTransformer(
+            str(path), backend="openvino",
+            model_kwargs={"file_name": info["file_name"], "ov_config": ov_config}, **kwargs,
+        )
+    model = torch_int8(SentenceTransformer(str(path), **kwargs))
     model.load_state_dict(torch.load(Path(path) / info["file_name"], weights_only=False))
     return model
 

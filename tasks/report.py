@@ -1,8 +1,17 @@
-"""Trade-off report: the reference's table extended with PCA, quantization and size, plus a chart.
+"""Trade-off report: quality from the evaluate stages, speed from the benchmark stage, in one table.
 
-Reads ``metrics/eval/<name>.json`` of the teacher and of each student and PCA dimension in params. Writes ``reports/report.md`` (the table), ``reports/tradeoff.json``
-(rows for ``dvc plots``), ``reports/tradeoff.png`` (STSb against speed, log scale, Pareto front
-marked) and ``metrics/summary.json``.
+Reads ``metrics/eval/<name>.json`` of the teacher and of each student and PCA dimension in params,
+and ``metrics/benchmark.json``. Two trade-offs, two charts:
+
+- model compression (fewer layers, int8 runtimes) buys speed: STSb against speed-up over the teacher,
+  ``reports/models.png`` / ``reports/models.json``;
+- embedding compression (PCA dimensions, int8/uint8/binary embeddings) buys storage and search cost,
+  not encoding speed: STSb against bytes per embedding, ``reports/embeddings.png`` / ``.json``.
+
+Speed-ups are medians over the benchmark's rounds with their quartiles as the spread; two models
+whose spreads overlap are not told apart (neither is "faster"). Writes ``reports/report.md`` and
+``metrics/summary.json`` (Pareto fronts, the best student, the fastest model within one point of
+the teacher, and sanity warnings).
 """
 
 from __future__ import annotations
@@ -25,91 +34,254 @@ from tasks.params import Params, load_params  # noqa: E402
 log = logging.getLogger(__name__)
 
 REPORT_DIR = Path("reports")
-COLUMNS = ["model", "dim", "STSb test", "vs teacher", "sentences/s", "speed-up", "size MB", "bytes/emb"]
+BENCHMARK_FILE = Path("metrics/benchmark.json")
+SUMMARY_FILE = Path("metrics/summary.json")
+EMBEDDING_MARK = "-emb-"
+ONE_POINT = 0.01  # one point of STSb Spearman x100
 
 
-def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR) -> list[dict]:
-    """Every variant of the students and PCA dimensions in params (files of removed ones are left out)."""
+def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE) -> list[dict]:
+    """Every variant of the students and PCA dimensions in params, its quality joined with its speed.
+
+    A row is a model (``kind: model``, with the benchmark's figures) or an embedding precision of
+    one (``kind: embedding``, label ``<model>-emb-<precision>``, no speed of its own).
+    """
     params = params or load_params()
-    teacher_variants = json.loads((eval_dir / f"{TEACHER}.json").read_text())["variants"]
-    score = teacher_variants[TEACHER]["stsb_test_spearman"]
-    rows = [
-        {"model": label, **m, "stsb_test_kept": m["stsb_test_spearman"] / score, "speedup_vs_teacher": 1.0}
-        for label, m in teacher_variants.items()
-    ]
-    for name in params.students:
-        for dim in [None, *params.pca.dims]:
-            file = eval_file(name, dim, eval_dir)
-            if not file.is_file():
-                raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
-            rows += [{"model": label, **m} for label, m in json.loads(file.read_text())["variants"].items()]
+    files = [eval_dir / f"{TEACHER}.json"] + [eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca.dims]]
+    for file in [*files, benchmark_file]:
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
+    speeds = json.loads(benchmark_file.read_text())["models"]
+    teacher_score = json.loads(files[0].read_text())["variants"][TEACHER]["stsb_test_spearman"]
+    rows = []
+    for file in files:
+        for label, metrics in json.loads(file.read_text())["variants"].items():
+            row = {"model": label, **metrics, "stsb_test_kept": metrics["stsb_test_spearman"] / teacher_score}
+            if EMBEDDING_MARK in label:
+                row.update(kind="embedding", base=label.split(EMBEDDING_MARK)[0], precision=label.split(EMBEDDING_MARK)[1])
+            else:
+                if label not in speeds:
+                    raise KeyError(f"{benchmark_file} has no figures for {label}: rerun the benchmark stage (dvc repro)")
+                row.update(kind="model", base=label, precision="float32", **speed_fields(speeds[label]))
+            rows.append(row)
     return rows
 
 
-def pareto_front(rows: list[dict]) -> set[str]:
-    """Models no other model beats on both STSb and speed."""
+def speed_fields(bench: dict) -> dict:
     return {
-        r["model"]
-        for r in rows
-        if not any(
-            o["stsb_test_spearman"] >= r["stsb_test_spearman"]
-            and o["speedup_vs_teacher"] >= r["speedup_vs_teacher"]
-            and (o["stsb_test_spearman"], o["speedup_vs_teacher"]) != (r["stsb_test_spearman"], r["speedup_vs_teacher"])
-            for o in rows
-        )
+        "sentences_per_second": bench["sentences_per_second"]["median"],
+        "speedup": bench["speedup_vs_teacher"]["median"],
+        "speedup_q1": bench["speedup_vs_teacher"]["q1"],
+        "speedup_q3": bench["speedup_vs_teacher"]["q3"],
+        "speedup_vs_fp32": bench["speedup_vs_fp32"]["median"],
+        "fp32_model": bench["fp32_model"],
+        "latency_p50_ms": bench["latency_ms"]["p50"],
+        "latency_p95_ms": bench["latency_ms"]["p95"],
+        "device": bench["device"],
     }
 
 
-def markdown_table(rows: list[dict], front: set[str]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def faster(a: dict, b: dict) -> bool:
+    """``a`` is faster than ``b`` beyond the measured spread: their quartile ranges do not overlap."""
+    return a["speedup_q1"] > b["speedup_q3"]
+
+
+def model_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["kind"] == "model"]
+
+
+def embedding_rows(rows: list[dict]) -> list[dict]:
+    """Every embedding a user could store: each fp32 model's float32 output and its quantized precisions."""
+    return [r for r in rows if r["kind"] == "embedding" or (r["kind"] == "model" and r["fp32_model"] == r["model"])]
+
+
+def pareto_front(rows: list[dict]) -> set[str]:
+    """Models that no other model beats: at least as good on STSb, not slower, and better on one of them.
+
+    Speed counts as better only beyond the spread, so a model whose speed-up is inside another's
+    spread is beaten by it on STSb alone.
+    """
+
+    def beats(o: dict, r: dict) -> bool:
+        at_least = o["stsb_test_spearman"] >= r["stsb_test_spearman"] and not faster(r, o)
+        return at_least and (o["stsb_test_spearman"] > r["stsb_test_spearman"] or faster(o, r))
+
+    return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
+
+
+def storage_front(rows: list[dict]) -> set[str]:
+    """Embeddings that no other embedding beats on STSb at no more bytes per embedding."""
+
+    def beats(o: dict, r: dict) -> bool:
+        at_least = o["stsb_test_spearman"] >= r["stsb_test_spearman"] and o["bytes_per_embedding"] <= r["bytes_per_embedding"]
+        return at_least and (o["stsb_test_spearman"], -o["bytes_per_embedding"]) != (r["stsb_test_spearman"], -r["bytes_per_embedding"])
+
+    return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
+
+
+def best_student(rows: list[dict]) -> dict | None:
+    """The model with the highest STSb test score that is not the teacher (embedding precisions are not models)."""
+    students = [r for r in model_rows(rows) if r["model"] != TEACHER]
+    return max(students, key=lambda r: r["stsb_test_spearman"], default=None)
+
+
+def fastest_within_one_point(rows: list[dict]) -> dict | None:
+    """The fastest model other than the teacher whose STSb test score is at most one point below the teacher's."""
+    teacher = next(r for r in rows if r["model"] == TEACHER)
+    close = [
+        r for r in model_rows(rows)
+        if r["model"] != TEACHER and teacher["stsb_test_spearman"] - r["stsb_test_spearman"] <= ONE_POINT + 1e-9
+    ]
+    return max(close, key=lambda r: r["speedup"], default=None)
+
+
+def sanity_warnings(rows: list[dict], benchmark: dict) -> list[str]:
+    """A model with fewer layers of the same architecture must not be slower than one with more."""
+    by_label = {r["model"]: r for r in model_rows(rows)}
+    shapes = {label: m["architecture"] for label, m in benchmark["models"].items() if "architecture" in m and label in by_label}
+    warnings = []
+    for small, small_shape in shapes.items():
+        for large, large_shape in shapes.items():
+            same_kind = {k: v for k, v in small_shape.items() if k != "layers"} == {k: v for k, v in large_shape.items() if k != "layers"}
+            if same_kind and small_shape["layers"] < large_shape["layers"] and faster(by_label[large], by_label[small]):
+                warnings.append(
+                    f"{small} ({small_shape['layers']} layers) measured slower than {large} ({large_shape['layers']} layers) "
+                    f"beyond the spread: {by_label[small]['speedup']:.2f}x against {by_label[large]['speedup']:.2f}x"
+                )
+    return warnings
+
+
+def speedup_text(r: dict) -> str:
+    return f"{r['speedup']:.2f}x [{r['speedup_q1']:.2f}-{r['speedup_q3']:.2f}]"
+
+
+def models_table(rows: list[dict], front: set[str]) -> str:
+    lines = [
+        "| model | dim | STSb test | vs teacher | sentences/s | speed-up [spread] | vs own fp32 | latency p50 / p95 ms | size MB | device |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         size = f"{r['disk_bytes'] / 1e6:.1f}" if "disk_bytes" in r else "-"
+        own = "-" if r["fp32_model"] == r["model"] else f"{r['speedup_vs_fp32']:.2f}x"
         lines.append(
             f"| {r['model']}{' *' if r['model'] in front else ''} | {r['dimension']} | {100 * r['stsb_test_spearman']:.2f} "
-            f"| {100 * (r['stsb_test_kept'] - 1):+.2f}% | {r['sentences_per_second']:.0f} | {r['speedup_vs_teacher']:.2f}x "
-            f"| {size} | {r['bytes_per_embedding']} |"
+            f"| {100 * (r['stsb_test_kept'] - 1):+.2f}% | {r['sentences_per_second']:.0f} | {speedup_text(r)} | {own} "
+            f"| {r['latency_p50_ms']:.1f} / {r['latency_p95_ms']:.1f} | {size} | {r['device']} |"
         )
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], front: set[str], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in rows:
-        on_front = r["model"] in front
-        ax.scatter(r["speedup_vs_teacher"], 100 * r["stsb_test_spearman"], color="tab:red" if on_front else "tab:blue")
-        ax.annotate(r["model"], (r["speedup_vs_teacher"], 100 * r["stsb_test_spearman"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    line = sorted((r for r in rows if r["model"] in front), key=lambda r: r["speedup_vs_teacher"])
-    ax.plot([r["speedup_vs_teacher"] for r in line], [100 * r["stsb_test_spearman"] for r in line], color="tab:red", label="Pareto front")
+def embeddings_table(rows: list[dict], front: set[str]) -> str:
+    lines = ["| embedding | dim | precision | bytes/emb | STSb test | vs teacher |", "|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["bytes_per_embedding"], -r["stsb_test_spearman"])):
+        lines.append(
+            f"| {r['model']}{' *' if r['model'] in front else ''} | {r['dimension']} | {r['precision']} | {r['bytes_per_embedding']} "
+            f"| {100 * r['stsb_test_spearman']:.2f} | {100 * (r['stsb_test_kept'] - 1):+.2f}% |"
+        )
+    return "\n".join(lines)
+
+
+def plot(points: list[tuple[float, float, str, bool]], xlabel: str, title: str, path: Path) -> list:
+    """A log-x scatter with its front joined by a line and every point labelled; returns the labels' boxes.
+
+    Labels are placed bottom-up and each one moves up until it overlaps none placed before, with a
+    leader line back to its point once moved, so no two labels overlap.
+    """
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for x, y, _, on_front in points:
+        ax.scatter(x, y, color="tab:red" if on_front else "tab:blue", s=18, zorder=3)
+    line = sorted((x, y) for x, y, _, on_front in points if on_front)
+    ax.plot([x for x, _ in line], [y for _, y in line], color="tab:red", label="Pareto front", zorder=2)
     ax.set_xscale("log")
-    ax.set_xlabel("speed-up vs teacher (log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("STSb test Spearman x100")
-    ax.legend()
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower left")
+    xs, ys = [x for x, _, _, _ in points], [y for _, y, _, _ in points]
+    ax.set_xlim(min(xs) / 1.3, max(xs) * 2.5)  # room for the labels of the rightmost points
+    ax.set_ylim(min(ys) - 1, max(ys) + 0.15 * (max(ys) - min(ys)) + 2)
     fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for x, y, label, _ in sorted(points, key=lambda p: (p[1], p[0])):
+        text = ax.annotate(label, (x, y), xytext=(4, 2), textcoords="offset points", fontsize=7, annotation_clip=False)
+        lift = 2
+        box = text.get_window_extent(renderer)
+        while any(box.overlaps(other) for other in placed):
+            lift += 2
+            text.xyann = (4, lift)
+            box = text.get_window_extent(renderer)
+        if lift > 2:
+            ax.annotate("", (x, y), xytext=(4, lift), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5}, annotation_clip=False)
+        placed.append(box)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+    return placed
 
 
-def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR) -> str:
-    rows = collect_rows(eval_dir=eval_dir)
-    front = pareto_front(rows)
-    table = markdown_table(rows, front)
-    text = (
-        "# Distillation trade-offs\n\nSTSb test Spearman (cosine) x100; speed on the same sentences, batch size "
-        "and threads as the teacher, measured in the same run. `*` marks the Pareto front.\n\n" + table + "\n"
+def method_text(benchmark: dict) -> str:
+    method, env = benchmark["method"], benchmark["environment"]
+    return (
+        f"Speed: `metrics/benchmark.json`, every model timed in one process in {method['rounds']} interleaved rounds "
+        f"(order shuffled each round) on {method['sentences']} sentences (half STSb test, half held-out corpus) at batch "
+        f"{method['batch_size']}, and {method['latency_queries']} single sentences per round for latency; "
+        f"{env['threads']} threads for torch, ONNX Runtime and OpenVINO alike; device {env['device']}; "
+        f"{env['cpu']} ({env['cores']} cores), commit {str(env['git_commit'])[:7]}. A speed-up is the median over rounds "
+        "of the teacher's time over the model's time in the same round; [q1-q3] is its spread, and two models whose "
+        "spreads overlap are not told apart."
     )
+
+
+def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE,
+                 summary_file: Path = SUMMARY_FILE, params: Params | None = None) -> str:
+    rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
+    benchmark = json.loads(benchmark_file.read_text())
+    models, embeddings = model_rows(rows), embedding_rows(rows)
+    model_front, storage = pareto_front(models), storage_front(embeddings)
+    best, fastest, warnings = best_student(rows), fastest_within_one_point(rows), sanity_warnings(rows, benchmark)
+    lines = [
+        "# Distillation trade-offs", "",
+        "STSb test Spearman (cosine) x100. " + method_text(benchmark), "",
+        "## Model compression: quality against speed", "", "`*` marks the Pareto front (STSb against speed-up).", "",
+        models_table(models, model_front), "",
+        "## Embedding compression: quality against bytes per embedding", "",
+        "PCA and embedding precisions change what is stored and searched, not how fast a model encodes. "
+        "`*` marks the front of STSb against bytes per embedding.", "",
+        embeddings_table(embeddings, storage), "",
+        "## Summary", "",
+        f"- Best student (highest STSb test of any model but the teacher): {best['model'] if best else '-'}"
+        + (f", {100 * best['stsb_test_spearman']:.2f} ({100 * best['stsb_test_kept']:.2f}% of the teacher)" if best else ""),
+        f"- Fastest model within one point of the teacher: {fastest['model'] if fastest else 'none'}"
+        + (f", {speedup_text(fastest)} at {100 * fastest['stsb_test_spearman']:.2f}" if fastest else ""),
+    ]
+    lines += [f"- Sanity: {w}" for w in warnings] or ["- Sanity: no model with fewer layers measured slower than one with more."]
+    text = "\n".join(lines) + "\n"
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text(text)
-    write_json(
-        report_dir / "tradeoff.json",
-        [
-            {"model": r["model"], "speedup": r["speedup_vs_teacher"], "stsb": 100 * r["stsb_test_spearman"], "pareto": r["model"] in front}
-            for r in rows
-        ],
-    )
-    plot(rows, front, report_dir / "tradeoff.png")
-    best = max((r for r in rows if r["model"] != TEACHER), key=lambda r: r["stsb_test_spearman"])
-    write_json(Path("metrics/summary.json"), {"models": len(rows), "pareto_front": sorted(front), "best_student": best["model"]})
+    write_json(report_dir / "models.json", [
+        {"model": r["model"], "speedup": r["speedup"], "stsb": 100 * r["stsb_test_spearman"], "pareto": r["model"] in model_front}
+        for r in models
+    ])
+    write_json(report_dir / "embeddings.json", [
+        {"model": r["model"], "bytes_per_embedding": r["bytes_per_embedding"], "stsb": 100 * r["stsb_test_spearman"],
+         "pareto": r["model"] in storage}
+        for r in embeddings
+    ])
+    plot([(r["speedup"], 100 * r["stsb_test_spearman"], r["model"], r["model"] in model_front) for r in models],
+         "speed-up over the teacher (log scale; benchmark stage)", "Model compression", report_dir / "models.png")
+    plot([(r["bytes_per_embedding"], 100 * r["stsb_test_spearman"], r["model"], r["model"] in storage) for r in embeddings],
+         "bytes per embedding (log scale)", "Embedding compression", report_dir / "embeddings.png")
+    write_json(summary_file, {
+        "models": len(models),
+        "embeddings": len(embeddings),
+        "pareto_front": sorted(model_front),
+        "storage_front": sorted(storage),
+        "best_student": best["model"] if best else None,
+        "fastest_within_one_point": fastest["model"] if fastest else None,
+        "sanity_warnings": warnings,
+    })
     log.info("report written to %s", report_dir / "report.md")
     return text
 

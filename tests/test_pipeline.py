@@ -50,29 +50,48 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
         "models/L1/student": 384,
     }
 
-    bench = json.loads(run(["python", "-m", "bench.variants", "--rounds", "1"], project).stdout.split("\n\n")[0])
-    assert list(bench["models"]) == ["teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8"]
-    assert bench["models"]["L1"]["speedup_vs_fp32"] == 1.0 and bench["models"]["L1"]["speedup_vs_teacher"] > 0
-    assert 0.9 < bench["models"]["L1-onnx-int8"]["stsb_kept_vs_fp32"] < 1.1
+    benchmark = json.loads((project / "metrics/benchmark.json").read_text())
+    assert set(benchmark["models"]) == {
+        "teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8",
+        "L1-pca32", "L1-pca32-onnx-int8", "L1-pca32-openvino-int8", "L1-pca32-torch-int8",
+    }
+    assert benchmark["environment"]["threads"] == 2 and benchmark["environment"]["versions"]["onnxruntime"]
+    assert benchmark["method"]["rounds"] == 2
+    one_layer = benchmark["models"]["L1"]
+    assert one_layer["architecture"]["layers"] == 1 and benchmark["models"]["teacher"]["architecture"]["layers"] == 6
+    assert one_layer["speedup_vs_teacher"]["median"] > 1.5  # 1 of the teacher's 6 layers
+    assert one_layer["speedup_vs_teacher"]["q1"] <= one_layer["speedup_vs_teacher"]["median"] <= one_layer["speedup_vs_teacher"]["q3"]
+    assert benchmark["models"]["L1-pca32-onnx-int8"]["fp32_model"] == "L1-pca32"
+    summary = json.loads((project / "metrics/summary.json").read_text())
+    assert summary["best_student"].startswith("L1") and not summary["best_student"].startswith("teacher")
 
     again = run(["dvc", "repro"], project)
     assert ran_stages(again.stdout) == []
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
 
     plots = run(["dvc", "plots", "show", "-o", "plots-html"], project)
-    assert "STSb test Spearman against speed-up" in (project / "plots-html" / "index.html").read_text(), plots.stdout
+    page = (project / "plots-html" / "index.html").read_text()
+    assert "STSb test Spearman against speed-up" in page and "against bytes per embedding" in page, plots.stdout
 
     # Compare a second configuration as users do: an experiment, then exp show / metrics diff.
     # Each PCA dimension is its own unit: adding one builds and measures only it.
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline run"], project)
     experiment = run(["dvc", "exp", "run", "-S", "pca.dims=[32,16]"], project)
-    assert ran_stages(experiment.stdout) == ["pca@L1-16", "quantize_pca@L1-16", "evaluate_pca@L1-16", "report"]
+    assert sorted(ran_stages(experiment.stdout)) == sorted(
+        ["pca@L1-16", "quantize_pca@L1-16", "evaluate_pca@L1-16", "benchmark", "report"]
+    )
     report = (project / "reports" / "report.md").read_text()
     assert "| L1-pca16-onnx-int8 " in report and "| L1-pca32-onnx-int8 " in report
     assert "pca.dims" in run(["dvc", "exp", "show", "--csv"], project).stdout.splitlines()[0]
-    diff = run(["dvc", "metrics", "diff", "--json"], project).stdout
-    assert "L1-pca16" in diff and "L1-pca32" not in diff  # dimension 32 was not measured again
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
+    evaluated = " ".join(file for file in diff if file.startswith("metrics/eval"))
+    assert "L1-pca16" in evaluated and "L1-pca32" not in evaluated  # dimension 32's quality was not measured again
+
+    # Speed settings change only the speed figures: the benchmark and the report rerun, nothing else.
+    retimed = run(["dvc", "exp", "run", "-S", "benchmark.rounds=3"], project)
+    assert ran_stages(retimed.stdout) == ["benchmark", "report"]
+    assert json.loads((project / "metrics/benchmark.json").read_text())["method"]["rounds"] == 3
 
 
 def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
