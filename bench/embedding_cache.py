@@ -37,7 +37,8 @@ SIZES = {  # speed sentences, (small, large) corpus for peak RSS
 
 def benchmark_sentences(count: int) -> list[str]:
     """``count`` distinct cleaned sentences in a fixed shuffled order."""
-    from tasks.prepare import PREPARED_DIR, clean_sentences, load_corpus, load_stsb
+    from tasks.paths import PREPARED_DIR
+    from tasks.prepare import clean_sentences, load_corpus, load_stsb
     from tasks.teacher_embeddings import corpus_sentences
 
     if (PREPARED_DIR / "corpus.parquet").is_file():

@@ -27,8 +27,8 @@ from sentence_transformers import SentenceTransformer
 
 from tasks.benchmark import Timed, benchmark_sentences, summarise, time_rounds
 from tasks.params import load_or_exit
+from tasks.paths import student_dir
 from tasks.quantize import cpu_quantization_config
-from tasks.student import student_dir
 
 
 def configs(cpu: str) -> dict[str, tuple[object, dict]]:

@@ -38,16 +38,14 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from tasks.cli import configure_logging
-from tasks.evaluate import TEACHER, student_groups, variant_folder, variant_label
 from tasks.fileio import write_json
 from tasks.params import BenchmarkParams, Params, load_or_exit
-from tasks.prepare import PREPARED_DIR
+from tasks.paths import BENCHMARK_FILE, FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
 from tasks.quantize import load_variant
 from tasks.teacher_embeddings import corpus_sentences, load_model
 
 log = logging.getLogger(__name__)
 
-BENCHMARK_FILE = Path("metrics/benchmark.json")
 VERSIONED_PACKAGES = ("torch", "sentence-transformers", "transformers", "onnxruntime", "openvino", "optimum-intel")
 
 
@@ -129,18 +127,18 @@ def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, dict]]:
     shapes = {TEACHER: architecture(teacher)}
     for name in params.students:
         for dim in [None, *params.pca.dims]:
-            fp32 = variant_label(name, "fp32", dim)
-            for group in student_groups(name, params):
+            fp32 = variant_label(name, FP32, dim)
+            for group in student_groups(name, params.quantize.backends):
                 label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
                 if not folder.is_dir():
                     raise FileNotFoundError(f"{folder} not found: build every model (dvc repro) before the benchmark")
-                on = device if group == "fp32" else "cpu"
+                on = device if group == FP32 else "cpu"
                 reference = TEACHER if on == device else f"{TEACHER}-cpu"
                 if reference not in timed:
                     timed[reference] = Timed(load_model(params.teacher.model, params.teacher.max_seq_length).to("cpu"), "cpu", reference, reference)
-                model = load_variant(folder, threads=bench.threads, **({"device": on} if group == "fp32" else {}))
+                model = load_variant(folder, threads=bench.threads, **({"device": on} if group == FP32 else {}))
                 timed[label] = Timed(model, on, reference, fp32)
-                if group == "fp32" and dim is None:
+                if group == FP32 and dim is None:
                     shapes[label] = architecture(model)
     return timed, shapes
 

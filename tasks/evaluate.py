@@ -35,15 +35,18 @@ from tasks.cli import configure_logging, run_for_student
 from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
 from tasks.params import EvaluateParams, Params
-from tasks.pca import pca_dir, without_normalize
-from tasks.prepare import PREPARED_DIR
-from tasks.quantize import (
-    QUANTIZATION_FILE,
-    load_variant,
-    pca_quantized_dir,
-    quantized_dir,
+from tasks.paths import (
+    PREPARED_DIR,
+    TEACHER,
+    body_cache_root,
+    eval_file,
+    student_groups,
+    variant_folder,
+    variant_label,
 )
-from tasks.student import stsb_evaluator, student_dir
+from tasks.pca import without_normalize
+from tasks.quantize import QUANTIZATION_FILE, load_variant
+from tasks.student import stsb_evaluator
 from tasks.teacher_embeddings import (
     cache_for,
     corpus_sentences,
@@ -55,8 +58,6 @@ from tasks.teacher_embeddings import (
 
 log = logging.getLogger(__name__)
 
-EVAL_DIR = Path("metrics/eval")
-TEACHER = "teacher"
 BODY_OUTPUT = "evaluation-body"
 SHARED_BODY_MIN_COSINE = 0.999
 
@@ -250,30 +251,6 @@ def evaluate_model(
     return result, embeddings
 
 
-def body_cache_root(name: str, group: str) -> Path:
-    return Path("data/evaluation_bodies") / name / group
-
-
-def student_groups(name: str, params: Params) -> dict[str, Path]:
-    """The student's models by the body they give its PCA models: fp32 and one per int8 backend."""
-    return {"fp32": student_dir(name), **{backend: quantized_dir(name) / backend for backend in params.quantize.backends}}
-
-
-def variant_label(name: str, group: str, dim: int | None = None) -> str:
-    base = name if dim is None else f"{name}-pca{dim}"
-    return base if group == "fp32" else f"{base}-{group}"
-
-
-def variant_folder(name: str, group: str, dim: int | None = None) -> Path:
-    if dim is None:
-        return student_dir(name) if group == "fp32" else quantized_dir(name) / group
-    return pca_dir(name, dim) if group == "fp32" else pca_quantized_dir(name, dim) / group
-
-
-def eval_file(name: str, dim: int | None = None, eval_dir: Path = EVAL_DIR) -> Path:
-    return eval_dir / f"{name if dim is None else f'{name}-pca{dim}'}.json"
-
-
 def evaluate_teacher(params: Params) -> dict:
     teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
     batch = params.evaluate.batch_size
@@ -299,7 +276,7 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
     check_set = check_sentences(params.evaluate.check_sentences)
     batch = params.evaluate.batch_size
     result = {"variants": {}}
-    for group, student_folder in student_groups(name, params).items():
+    for group, student_folder in student_groups(name, params.quantize.backends).items():
         student = load_variant(student_folder)
         with_heldout = student.get_embedding_dimension() == teacher_dimension
         shared = SharedBody(

@@ -30,20 +30,12 @@ from tasks.cli import configure_logging, run_for_student
 from tasks.embedding_cache import EmbeddingCache
 from tasks.fileio import atomic_dir, write_json
 from tasks.params import Params
-from tasks.student import MODELS_DIR, student_dir
+from tasks.paths import pca_dir, student_dir, student_embeddings_dir
 from tasks.teacher_embeddings import cache_for, corpus_sentences, embed_corpus
 
 log = logging.getLogger(__name__)
 
 BODY_OUTPUT = "before-normalize"
-
-
-def pca_dir(name: str, dim: int) -> Path:
-    return MODELS_DIR / name / "pca" / str(dim)
-
-
-def student_embeddings_dir(name: str) -> Path:
-    return Path("data/student_embeddings") / name
 
 
 def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], list[torch.nn.Module]]:

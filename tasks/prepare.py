@@ -19,13 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 from tasks import assets
-from tasks.fileio import atomic_dir, write_json, write_parquet
 from tasks.cli import configure_logging
+from tasks.fileio import atomic_dir, write_json, write_parquet
 from tasks.params import PrepareParams, load_or_exit
+from tasks.paths import PREPARED_DIR
 
 log = logging.getLogger(__name__)
 
-PREPARED_DIR = Path("data/prepared")
 METRICS_FILE = Path("metrics/prepare.json")
 STSB_COLUMNS = ["genre", "file", "year", "id", "score", "sentence1", "sentence2", "extra1", "extra2"]
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")

@@ -38,8 +38,7 @@ from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 from tasks.cli import configure_logging, run_for_student
 from tasks.fileio import atomic_dir, atomic_path, write_json
 from tasks.params import Params
-from tasks.pca import pca_dir
-from tasks.student import MODELS_DIR, student_dir
+from tasks.paths import pca_dir, pca_quantized_dir, quantized_dir, student_dir
 from tasks.teacher_embeddings import corpus_sentences
 
 log = logging.getLogger(__name__)
@@ -48,14 +47,6 @@ QUANTIZATION_FILE = "quantization.json"
 TORCH_INT8_FILE = "torch_int8.pt"
 OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
-
-
-def quantized_dir(name: str) -> Path:
-    return MODELS_DIR / name / "quantized"
-
-
-def pca_quantized_dir(name: str, dim: int) -> Path:
-    return MODELS_DIR / name / "pca-quantized" / str(dim)
 
 
 def cpu_quantization_config() -> str:

@@ -27,14 +27,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tasks.cli import configure_logging  # noqa: E402
-from tasks.evaluate import EVAL_DIR, TEACHER, eval_file  # noqa: E402
 from tasks.fileio import atomic_path, write_json  # noqa: E402
 from tasks.params import Params, load_params  # noqa: E402
+from tasks.paths import BENCHMARK_FILE, EVAL_DIR, TEACHER, eval_file  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 REPORT_DIR = Path("reports")
-BENCHMARK_FILE = Path("metrics/benchmark.json")
 SUMMARY_FILE = Path("metrics/summary.json")
 EMBEDDING_MARK = "-emb-"
 ONE_POINT = 0.01  # one point of STSb Spearman x100

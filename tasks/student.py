@@ -31,18 +31,12 @@ from transformers.trainer_utils import get_last_checkpoint
 from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
 from tasks.params import DistillParams, Params, StudentSpec
-from tasks.prepare import PREPARED_DIR
+from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir
 from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_cache
 
 log = logging.getLogger(__name__)
 
-MODELS_DIR = Path("models")
-CHECKPOINTS_DIR = Path(".work/checkpoints")
 DEV_METRIC = "eval_sts-dev_spearman_cosine"
-
-
-def student_dir(name: str) -> Path:
-    return MODELS_DIR / name / "student"
 
 
 def kept_layers(spec: StudentSpec, teacher_layers: int) -> list[int]:

@@ -37,15 +37,13 @@ from tasks.cli import configure_logging
 from tasks.embedding_cache import EmbeddingCache, model_fingerprint
 from tasks.fileio import write_json
 from tasks.params import TeacherParams, load_or_exit
-from tasks.prepare import PREPARED_DIR
+from tasks.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
 
 log = logging.getLogger(__name__)
 
-EMBEDDINGS_DIR = Path("data/embeddings")
-TEACHER_FILE = Path("data/teacher.json")
 DASK_ADDRESS_ENV = "DISTILL_DASK_ADDRESS"
 
 

@@ -1,0 +1,64 @@
+"""Where the stages read and write: the project's file layout in one place, importing nothing heavy.
+
+Every stage, the report and the flow find each other's files through these names, so a stage
+module never imports another stage module just to learn a path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PREPARED_DIR = Path("data/prepared")
+EMBEDDINGS_DIR = Path("data/embeddings")
+TEACHER_FILE = Path("data/teacher.json")
+MODELS_DIR = Path("models")
+CHECKPOINTS_DIR = Path(".work/checkpoints")
+EVAL_DIR = Path("metrics/eval")
+BENCHMARK_FILE = Path("metrics/benchmark.json")
+TEACHER = "teacher"
+FP32 = "fp32"
+
+
+def student_dir(name: str) -> Path:
+    return MODELS_DIR / name / "student"
+
+
+def pca_dir(name: str, dim: int) -> Path:
+    return MODELS_DIR / name / "pca" / str(dim)
+
+
+def quantized_dir(name: str) -> Path:
+    return MODELS_DIR / name / "quantized"
+
+
+def pca_quantized_dir(name: str, dim: int) -> Path:
+    return MODELS_DIR / name / "pca-quantized" / str(dim)
+
+
+def student_embeddings_dir(name: str) -> Path:
+    return Path("data/student_embeddings") / name
+
+
+def body_cache_root(name: str, group: str) -> Path:
+    return Path("data/evaluation_bodies") / name / group
+
+
+def student_groups(name: str, backends: list[str]) -> dict[str, Path]:
+    """The student's models by the body they give its PCA models: fp32 and one per int8 backend."""
+    return {FP32: student_dir(name), **{backend: quantized_dir(name) / backend for backend in backends}}
+
+
+def variant_label(name: str, group: str, dim: int | None = None) -> str:
+    """``L3``, ``L3-onnx-int8``, ``L3-pca128``, ``L3-pca128-onnx-int8``: the name of a model in every table."""
+    base = name if dim is None else f"{name}-pca{dim}"
+    return base if group == FP32 else f"{base}-{group}"
+
+
+def variant_folder(name: str, group: str, dim: int | None = None) -> Path:
+    if dim is None:
+        return student_dir(name) if group == FP32 else quantized_dir(name) / group
+    return pca_dir(name, dim) if group == FP32 else pca_quantized_dir(name, dim) / group
+
+
+def eval_file(name: str, dim: int | None = None, eval_dir: Path = EVAL_DIR) -> Path:
+    return eval_dir / f"{name if dim is None else f'{name}-pca{dim}'}.json"
