@@ -30,6 +30,7 @@ from tasks.params import StudentSpec
 from tasks.pca import fit_pca, split_normalize, with_pca
 from tasks.prepare import load_stsb
 from tasks.quantize import (
+    cpu_quantization_config,
     export_onnx_int8,
     export_openvino_int8,
     export_torch_int8,
@@ -172,7 +173,8 @@ def test_onnx_int8_keeps_pca_and_normalize(
     export_onnx_int8(Path(assets.resolve_model(MINILM)), tmp_path / "onnx-int8" / "student")
     with_int8_transformer(pca_folder, tmp_path / "onnx-int8" / "student", tmp_path / "onnx-int8" / "32")
     info = json.loads((tmp_path / "onnx-int8" / "32" / "quantization.json").read_text())
-    assert info["backend"] == "onnx" and info["file_name"].startswith("onnx/model_qint8_")
+    config = cpu_quantization_config()  # avx512_vnni, avx512, avx2 or arm64: weights qint8 or quint8 by CPU
+    assert info["backend"] == "onnx" and info["config"] == config and info["file_name"].endswith(f"int8_{config}.onnx")
 
     student = load_variant(tmp_path / "onnx-int8" / "student")
     assert cosine(student.encode(sentences), minilm.encode(sentences)).min() >= 0.98
