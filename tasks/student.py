@@ -4,12 +4,16 @@ Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``d
 ``params.teacher.model``, the prepared corpus and the teacher's targets from the embedding cache
 (never re-encoded). Writes the best checkpoint by STSb dev Spearman to ``models/<name>/student``
 and ``metrics/students/<name>.json``. Training checkpoints live in ``.work/checkpoints/<name>`` so
-a killed run resumes from the last one.
+a killed run resumes from the last one; they are kept only for a run with the same inputs
+(training data, STSb dev, teacher targets, student, distill params, training code) and removed once
+the model is saved.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
 DEV_METRIC = "eval_sts-dev_spearman_cosine"
+TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet")  # what training reads from the prepared data
 
 
 def student_dir(name: str) -> Path:
@@ -121,6 +126,36 @@ def stsb_evaluator(
     return evaluator(
         pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size, **kwargs
     )
+
+
+def project_sources(module: str) -> list[Path]:
+    """Source files of ``module`` and of every project module it imports, directly or through another."""
+    found: dict[str, Path] = {}
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found[name] = path = Path(importlib.util.find_spec(name).origin)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "tasks":
+                pending += [f"tasks.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tasks."):
+                pending.append(node.module)
+            elif isinstance(node, ast.Import):
+                pending += [alias.name for alias in node.names if alias.name.startswith("tasks.")]
+    return sorted(found.values())
+
+
+def training_run_key(name: str, spec: StudentSpec, params: DistillParams, teacher_ref: str, teacher_fingerprint: str) -> str:
+    """Hash of everything the trained model depends on: the training, held-out and STSb dev data, the
+    teacher and its targets, the student, the distill params and the training code."""
+    digest = hashlib.sha256(
+        json.dumps([name, spec.model_dump(), params.model_dump(), teacher_ref, teacher_fingerprint]).encode()
+    )
+    for path in [*(PREPARED_DIR / file for file in TRAINING_DATA), *project_sources("tasks.student")]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _fresh_checkpoint_dir(folder: Path, run_key: str) -> Path:
@@ -212,9 +247,7 @@ def train_student(name: str, params: Params) -> dict:
         if student_dim != teacher_cache.dimension:
             train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, distill_params.seed)
             summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
-        run_key = hashlib.sha256(
-            json.dumps([name, spec.model_dump(), distill_params.model_dump(), teacher_cache.folder.name]).encode()
-        ).hexdigest()
+        run_key = training_run_key(name, spec, distill_params, params.teacher.model, teacher_cache.fingerprint)
         checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
         student, training = distill(
             student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints
@@ -224,6 +257,7 @@ def train_student(name: str, params: Params) -> dict:
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))
     write_json(Path("metrics/students") / f"{name}.json", summary)
+    shutil.rmtree(CHECKPOINTS_DIR / name, ignore_errors=True)  # the run is done: nothing may resume from it
     return summary
 
 
