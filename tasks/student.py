@@ -4,7 +4,7 @@ Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``d
 ``params.teacher.model``, the prepared corpus and the teacher's targets from the embedding cache
 (never re-encoded). Writes the best checkpoint by STSb dev Spearman to ``models/<name>/student``
 and ``metrics/students/<name>.json``. Training checkpoints live in ``.work/checkpoints/<name>`` so
-a killed run resumes from the last one; they are kept only for a run with the same inputs
+a killed run resumes from its last complete one; they are kept only for a run with the same inputs
 (training data, STSb dev, teacher targets, student, distill params, training code) and removed once
 the model is saved.
 """
@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import datasets
@@ -25,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, MSEEvaluator, SequentialEvaluator
 from sentence_transformers.losses import MSELoss
 from sklearn.decomposition import PCA
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
@@ -44,6 +45,7 @@ MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
 DEV_METRIC = "eval_sts-dev_spearman_cosine"
 TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet")  # what training reads from the prepared data
+CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # torch.save zip files the trainer resumes from
 
 
 def student_dir(name: str) -> Path:
@@ -158,6 +160,32 @@ def training_run_key(name: str, spec: StudentSpec, params: DistillParams, teache
     return digest.hexdigest()
 
 
+def is_complete_checkpoint(folder: Path) -> bool:
+    """Whether the trainer finished writing ``folder``: its state parses, weights and archives are whole."""
+    try:
+        json.loads((folder / "trainer_state.json").read_text())
+        with safe_open(str(folder / "model.safetensors"), framework="pt"):
+            pass
+        for name in CHECKPOINT_ARCHIVES:
+            zipfile.ZipFile(folder / name).close()  # a truncated file has no central directory
+    except (OSError, ValueError, SafetensorError, zipfile.BadZipFile):
+        return False
+    return True
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint in ``folder`` that is complete; newer, half-written ones are removed."""
+    numbered = [p for p in folder.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
+        if is_complete_checkpoint(checkpoint):
+            return checkpoint
+        log.warning("%s is incomplete (a run was killed while writing it): removed", checkpoint)
+        shutil.rmtree(checkpoint)
+    if numbered:
+        log.warning("no complete checkpoint in %s: training starts from step 0", folder)
+    return None
+
+
 def _fresh_checkpoint_dir(folder: Path, run_key: str) -> Path:
     """Checkpoints are reused only by a run with the same inputs; anything else starts clean."""
     marker = folder / "run_key.txt"
@@ -219,18 +247,18 @@ def distill(
     trainer = SentenceTransformerTrainer(
         model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator
     )
-    resume = get_last_checkpoint(str(checkpoint_dir))
+    resume = last_complete_checkpoint(checkpoint_dir)
     if resume:
         log.info("resuming training from %s", resume)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     best = trainer.state.best_model_checkpoint
     return trainer.model, {
         "train_seconds": round(time.perf_counter() - started, 1),
         "steps": trainer.state.global_step,
         "best_step": int(best.rsplit("-", 1)[-1]) if best else trainer.state.global_step,
         "best_stsb_dev_spearman": trainer.state.best_metric,
-        "resumed_from": Path(resume).name if resume else None,
+        "resumed_from": resume.name if resume else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Distillation training: deterministic on CPU, a killed run resumes from its last checkpoint,
+"""Distillation training: deterministic on CPU, a killed run resumes from its last complete checkpoint,
 and checkpoints never outlive the run, or the data, they were made for."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from sentence_transformers import SentenceTransformer
 
 from tests.conftest import TEST_ENV, run
 
@@ -74,3 +75,25 @@ def test_checkpoints_of_other_training_data_are_not_resumed(tiny_pipeline_run: P
     metrics = json.loads((project / "metrics/students/L1.json").read_text())
     assert metrics["resumed_from"] is None
     assert metrics["steps"] == 8
+
+
+def test_training_killed_while_writing_a_checkpoint_resumes_from_the_last_complete_one(
+    tiny_pipeline_run: Path, tmp_path: Path
+) -> None:
+    project = copy_of(tiny_pipeline_run, tmp_path)
+    uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
+    half_written = project / CHECKPOINTS / "checkpoint-8"
+    kill_training_when(project, half_written.is_dir, interval=0.01)
+    # Make the half-write certain whatever the moment of the kill: no state yet, the weights cut short.
+    (half_written / "trainer_state.json").unlink(missing_ok=True)
+    weights = half_written / "model.safetensors"
+    if weights.is_file():
+        os.truncate(weights, weights.stat().st_size // 2)
+
+    result = run(["python", "-m", "tasks.student", "L1"], project)
+    assert "checkpoint-8 is incomplete" in result.stderr
+    resumed = json.loads((project / "metrics/students/L1.json").read_text())
+    assert resumed["resumed_from"] == "checkpoint-4"
+    assert resumed["steps"] == 8
+    assert abs(resumed["best_stsb_dev_spearman"] - uninterrupted["best_stsb_dev_spearman"]) < 1e-6
+    assert SentenceTransformer(str(project / "models/L1/student")).encode(["It loads."]).shape == (1, 384)
