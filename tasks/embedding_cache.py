@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 IGNORED_MODEL_FILES = {"README.md", ".gitattributes"}
 IGNORED_MODEL_DIRS = {"onnx", "openvino", ".cache"}
+QUANTIZATION_FILE = "quantization.json"  # an int8 variant's description, written by tasks.quantize
 PRECISIONS = {"float32": pa.float32(), "float16": pa.float16()}
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -61,12 +62,17 @@ def model_fingerprint(
 ) -> str:
     """Hash of what changes the vectors: model file contents (not their location), length, prompt, precision.
 
-    ``output`` names which module's output is cached when it is not the whole model's.
+    Exported copies in ``onnx/`` and ``openvino/`` are left out, except the int8 weights that an int8
+    variant's ``quantization.json`` names: those are what it runs. ``output`` names which module's
+    output is cached when it is not the whole model's.
     """
+    quantization = Path(model_dir) / QUANTIZATION_FILE
+    int8_files = set(json.loads(quantization.read_text()).get("files", [])) if quantization.is_file() else set()
     digest = hashlib.sha256()
     for path in sorted(Path(model_dir).rglob("*")):
         rel = path.relative_to(model_dir)
-        if path.is_dir() or rel.name in IGNORED_MODEL_FILES or rel.parts[0] in IGNORED_MODEL_DIRS:
+        ignored = rel.name in IGNORED_MODEL_FILES or rel.parts[0] in IGNORED_MODEL_DIRS
+        if path.is_dir() or (ignored and rel.as_posix() not in int8_files):
             continue
         digest.update(str(rel).encode())
         with open(path, "rb") as handle:

@@ -4,16 +4,21 @@ Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``d
 ``params.teacher.model``, the prepared corpus and the teacher's targets from the embedding cache
 (never re-encoded). Writes the best checkpoint by STSb dev Spearman to ``models/<name>/student``
 and ``metrics/students/<name>.json``. Training checkpoints live in ``.work/checkpoints/<name>`` so
-a killed run resumes from the last one.
+a killed run resumes from its last complete one; they are kept only for a run with the same inputs
+(training data, STSb dev, teacher targets, student, distill params, training code) and removed once
+the model is saved.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import datasets
@@ -21,12 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, MSEEvaluator, SequentialEvaluator
 from sentence_transformers.losses import MSELoss
 from sklearn.decomposition import PCA
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
@@ -37,6 +42,8 @@ from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_
 log = logging.getLogger(__name__)
 
 DEV_METRIC = "eval_sts-dev_spearman_cosine"
+TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet")  # what training reads from the prepared data
+CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # torch.save zip files the trainer resumes from
 
 
 def kept_layers(spec: StudentSpec, teacher_layers: int) -> list[int]:
@@ -117,6 +124,62 @@ def stsb_evaluator(
     )
 
 
+def project_sources(module: str) -> list[Path]:
+    """Source files of ``module`` and of every project module it imports, directly or through another."""
+    found: dict[str, Path] = {}
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found[name] = path = Path(importlib.util.find_spec(name).origin)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "tasks":
+                pending += [f"tasks.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tasks."):
+                pending.append(node.module)
+            elif isinstance(node, ast.Import):
+                pending += [alias.name for alias in node.names if alias.name.startswith("tasks.")]
+    return sorted(found.values())
+
+
+def training_run_key(name: str, spec: StudentSpec, params: DistillParams, teacher_ref: str, teacher_fingerprint: str) -> str:
+    """Hash of everything the trained model depends on: the training, held-out and STSb dev data, the
+    teacher and its targets, the student, the distill params and the training code."""
+    digest = hashlib.sha256(
+        json.dumps([name, spec.model_dump(), params.model_dump(), teacher_ref, teacher_fingerprint]).encode()
+    )
+    for path in [*(PREPARED_DIR / file for file in TRAINING_DATA), *project_sources("tasks.student")]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_complete_checkpoint(folder: Path) -> bool:
+    """Whether the trainer finished writing ``folder``: its state parses, weights and archives are whole."""
+    try:
+        json.loads((folder / "trainer_state.json").read_text())
+        with safe_open(str(folder / "model.safetensors"), framework="pt"):
+            pass
+        for name in CHECKPOINT_ARCHIVES:
+            zipfile.ZipFile(folder / name).close()  # a truncated file has no central directory
+    except (OSError, ValueError, SafetensorError, zipfile.BadZipFile):
+        return False
+    return True
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint in ``folder`` that is complete; newer, half-written ones are removed."""
+    numbered = [p for p in folder.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
+        if is_complete_checkpoint(checkpoint):
+            return checkpoint
+        log.warning("%s is incomplete (a run was killed while writing it): removed", checkpoint)
+        shutil.rmtree(checkpoint)
+    if numbered:
+        log.warning("no complete checkpoint in %s: training starts from step 0", folder)
+    return None
+
+
 def _fresh_checkpoint_dir(folder: Path, run_key: str) -> Path:
     """Checkpoints are reused only by a run with the same inputs; anything else starts clean."""
     marker = folder / "run_key.txt"
@@ -178,18 +241,18 @@ def distill(
     trainer = SentenceTransformerTrainer(
         model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator
     )
-    resume = get_last_checkpoint(str(checkpoint_dir))
+    resume = last_complete_checkpoint(checkpoint_dir)
     if resume:
         log.info("resuming training from %s", resume)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     best = trainer.state.best_model_checkpoint
     return trainer.model, {
         "train_seconds": round(time.perf_counter() - started, 1),
         "steps": trainer.state.global_step,
         "best_step": int(best.rsplit("-", 1)[-1]) if best else trainer.state.global_step,
         "best_stsb_dev_spearman": trainer.state.best_metric,
-        "resumed_from": Path(resume).name if resume else None,
+        "resumed_from": resume.name if resume else None,
     }
 
 
@@ -206,9 +269,7 @@ def train_student(name: str, params: Params) -> dict:
         if student_dim != teacher_cache.dimension:
             train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, distill_params.seed)
             summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
-        run_key = hashlib.sha256(
-            json.dumps([name, spec.model_dump(), distill_params.model_dump(), teacher_cache.folder.name]).encode()
-        ).hexdigest()
+        run_key = training_run_key(name, spec, distill_params, params.teacher.model, teacher_cache.fingerprint)
         checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
         student, training = distill(
             student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints
@@ -218,6 +279,7 @@ def train_student(name: str, params: Params) -> dict:
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))
     write_json(Path("metrics/students") / f"{name}.json", summary)
+    shutil.rmtree(CHECKPOINTS_DIR / name, ignore_errors=True)  # the run is done: nothing may resume from it
     return summary
 
 

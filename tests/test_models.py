@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from transformers import (
 )
 
 from tasks import assets
+from tasks.embedding_cache import model_fingerprint
 from tasks.evaluate import (
     BITS_PER_VALUE,
     CalibratedSimilarityEvaluator,
@@ -217,6 +219,24 @@ def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
     np.testing.assert_allclose(reloaded, vectors, atol=1e-5)
     with pytest.raises(ValueError, match="calibration"):
         export_openvino_int8(pca_folder, tmp_path / "no-calibration", [])
+
+
+def test_requantized_int8_model_is_not_scored_on_the_old_models_cached_outputs(
+    minilm: SentenceTransformer, sentences: list[str], tmp_path: Path
+) -> None:
+    source, folder, bodies = Path(assets.resolve_model(MINILM)), tmp_path / "openvino-int8", tmp_path / "bodies"
+    calibration = list(load_stsb("sentence-transformers/stsb")["train"]["sentence1"][:64])
+    fingerprints, outputs = [], []
+    for sentences_used in (calibration[:16], calibration[16:]):  # quantize, then again with other calibration
+        shutil.rmtree(folder, ignore_errors=True)
+        export_openvino_int8(source, folder, sentences_used)
+        fingerprints.append(model_fingerprint(folder, max_seq_length=minilm.max_seq_length, precision="float32"))
+        outputs.append(SharedBody(load_variant(folder), sentences, 32, cache_root=bodies, model_dir=folder).outputs)
+    assert fingerprints[0] != fingerprints[1], "the int8 weights changed but the fingerprint did not"
+    assert len(list(bodies.iterdir())) == 2  # the re-quantized model's outputs were encoded, not read back
+    own = SharedBody(load_variant(folder), sentences, 32).outputs  # the re-quantized model, no cache
+    np.testing.assert_allclose(outputs[1], own, atol=1e-5)
+    assert not np.allclose(outputs[0], outputs[1], atol=1e-5)
 
 
 def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:
