@@ -289,7 +289,7 @@ def check_models(params: Params) -> Iterator[str]:
     """Checks that need the teacher's config (layer count, embedding size, positions); reads no weights."""
     teacher = assets.model_facts(params.teacher.model, key="teacher.model")
     length = params.teacher.max_seq_length
-    if length is not None and length > teacher.max_positions:
+    if length is not None and teacher.max_positions is not None and length > teacher.max_positions:
         yield (
             f"teacher.max_seq_length: {length} is beyond the {teacher.max_positions} positions the teacher "
             f"can embed (allowed 1..{teacher.max_positions}, or null for the model's own limit)"
