@@ -32,16 +32,21 @@ BAD_FILES = [  # (case, params.yaml content, the lines the user sees after "erro
       "the model's own limit)"]),
     ("missing corpus", edited(TINY, "corpus: bbc-news", "corpus: data/no-such-corpus.txt"),
      ["prepare.corpus: file or folder 'data/no-such-corpus.txt' does not exist"]),
+    ("missing teacher folder", edited(TINY, "model: sentence-transformers/all-MiniLM-L6-v2", "model: ./models/no-such-teacher"),
+     ["teacher.model: model folder './models/no-such-teacher' does not exist"]),
+    ("missing STSb folder", edited(TINY, "stsb: sentence-transformers/stsb", "stsb: ./no-such-stsb"),
+     ["prepare.stsb: './no-such-stsb' has no sts-train.csv, sts-dev.csv and sts-test.csv"]),
     ("non-UTF-8 file", edited(TINY, "# Tiny profile", "# Tiny profile \udce9").encode("utf-8", "surrogateescape"),
      None),  # no header line: the file itself is named
 ]
 
 
+@pytest.mark.parametrize("module", ["tasks.validate", "tasks.params"])
 @pytest.mark.parametrize(("case", "content", "lines"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
-def test_bad_params_stop_validate_with_one_line_per_problem(tmp_path: Path, case: str, content, lines) -> None:
+def test_bad_params_stop_validate_with_one_line_per_problem(tmp_path: Path, case: str, content, lines, module: str) -> None:
     params = tmp_path / "params.yaml"
     params.write_bytes(content if isinstance(content, bytes) else content.encode())
-    result = run(["python", "-m", "tasks.validate"], tmp_path, check=False, env={**TEST_ENV, "PYTHONPATH": str(ROOT)})
+    result = run(["python", "-m", module], tmp_path, check=False, env={**TEST_ENV, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     if lines is None:
