@@ -86,6 +86,19 @@ def file_in_folder(folder: Path | str, name: object, source: str) -> Path:
     return path
 
 
+def check_model_folder(folder: Path | str) -> Path:
+    """``folder`` once its ``modules.json`` names only sentence-transformers' own module types, each in a
+    subfolder of ``folder``: loading it then imports no other code and opens nothing outside it."""
+    folder = Path(folder)
+    modules_file = folder / "modules.json"
+    if modules_file.is_file():
+        for module in json.loads(modules_file.read_text()):
+            file_in_folder(folder, module.get("path"), str(modules_file))
+            if not str(module.get("type")).startswith("sentence_transformers."):
+                raise AssetError(f"{modules_file}: module type {module.get('type')!r} is not a sentence-transformers module (refused)")
+    return folder
+
+
 def hub_offline() -> bool:
     """True when the hub cannot be used: HF_HUB_OFFLINE is set, or huggingface.co does not answer."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:

@@ -21,7 +21,8 @@ int8 weights, named in ``quantization.json``; ``load_variant`` loads any of them
   freshly quantized copy of the fp32 model.
 
 A model folder may come from elsewhere (a DVC remote), so loading one runs no code from it: nothing
-is unpickled beyond tensors, and every file name ``quantization.json`` gives must stay inside the folder.
+is unpickled beyond tensors, every file name ``quantization.json`` and ``modules.json`` give must stay
+inside the folder, and ``modules.json`` may name only sentence-transformers' own module types.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def load_torch_int8_state(file: Path) -> dict:
 
 def load_variant(path: Path | str, **kwargs) -> SentenceTransformer:
     """Load any model this pipeline wrote, with the backend its ``quantization.json`` names."""
-    folder = Path(path)
+    folder = assets.check_model_folder(path)
     if not (folder / QUANTIZATION_FILE).is_file():
         return SentenceTransformer(str(path), **kwargs)
     info = quantization_info(folder)

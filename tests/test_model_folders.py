@@ -77,3 +77,20 @@ def test_file_names_that_leave_the_folder_are_refused(tmp_path: Path, case: str,
     with pytest.raises(AssetError, match=expected):
         with_int8_transformer(tmp_path / "pca", folder, target)
     assert not target.exists(), "nothing is copied from a folder that names a file outside itself"
+
+
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ({"idx": 0, "name": "0", "path": "../outside", "type": "sentence_transformers.models.Transformer"},
+         "file name '../outside' is not a relative path inside"),
+        ({"idx": 0, "name": "0", "path": "", "type": "os.system"}, "module type 'os.system' is not a sentence-transformers module"),
+    ],
+    ids=["path out of the folder", "foreign module type"],
+)
+def test_modules_json_that_leaves_sentence_transformers_is_refused(tmp_path: Path, module: dict, message: str) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "modules.json").write_text(json.dumps([module]))
+    with pytest.raises(AssetError, match=message):
+        load_variant(folder)
