@@ -95,7 +95,8 @@ def _corpus_lines(ref: str, column: str) -> Iterator[str | None]:
             raise ParamsError(
                 f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(table.column_names)})"
             )
-        yield from ("" if text is None else str(text) for text in table[column])
+        texts = table[column].to_pylist() if path.suffix == ".parquet" else table[column]
+        yield from ("" if text is None else str(text) for text in texts)
 
 
 def load_corpus(ref: str, column: str) -> tuple[list[str], dict[str, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -47,6 +48,7 @@ CORPORA = [  # (case, file name, content, message or None when prepare succeeds)
     ("20% undecodable", "some.txt", "\n".join(GOOD[:8]).encode() + b"\n" + BAD_BYTES + b"\n" + BAD_BYTES, "has 20.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (10 lines read, 0 blank, 2 undecodable, 8 sentences kept)"),
     ("csv column blank", "blank.csv", b"id,text\n1,\n2,  \n", "has no usable sentence (2 lines read, 2 blank, 0 undecodable, 0 sentences kept"),
     ("csv cells undecodable", "latin1.csv", b"id,text\n1," + BAD_BYTES + b"\n2,Another sentence that is fine.\n", "has 50.0% of its lines not valid UTF-8"),
+    ("parquet column blank", "blank.parquet", None, "has no usable sentence (3 lines read, 3 blank, 0 undecodable, 0 sentences kept"),
     ("0.5% undecodable is allowed", "mostly.txt", "\n".join(GOOD).encode() + b"\n" + BAD_BYTES, None),
 ]
 
@@ -54,7 +56,10 @@ CORPORA = [  # (case, file name, content, message or None when prepare succeeds)
 @pytest.mark.parametrize(("case", "name", "content", "message"), CORPORA, ids=[c[0] for c in CORPORA])
 def test_unusable_corpora_stop_prepare_with_counts(tmp_path: Path, case: str, name: str, content: bytes, message: str | None) -> None:
     corpus = tmp_path / name
-    corpus.write_bytes(content)
+    if content is None:  # a Parquet file: nulls and blanks in its text column
+        pq.write_table(pa.table({"text": [None, "", "  "]}), corpus)
+    else:
+        corpus.write_bytes(content)
     params = PrepareParams(stsb="sentence-transformers/stsb", corpus=str(corpus), heldout_sentences=20, include_stsb_train=True)
     out = tmp_path / "prepared"
     if message is None:
