@@ -1,13 +1,19 @@
 """Typed schema of ``params.yaml``, checked whole before any stage loads a model.
 
-``python -m tasks.params [params.yaml]`` validates a file: on an error it prints one
-message naming the key, the bad value and what is allowed, and exits with status 2.
+``python -m tasks.params [params.yaml]`` validates a file: on an error it prints one line per
+problem naming the key, the bad value and what is allowed, and exits with status 2. Beyond the
+types, it checks the values against each other and against every input they name: files, folders
+and columns exist, models and datasets are local or packaged when the hub cannot be reached,
+``max_seq_length`` fits the model, the cron parses, each backend's runtime modules import.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,6 +49,9 @@ class PrepareParams(Section):
     heldout_sentences: Annotated[int, Field(ge=0)] = 500
     max_chars: PositiveInt = 2000
     min_chars: PositiveInt = 10
+    max_undecodable_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01, description="Share of corpus lines that may be skipped as invalid UTF-8 before prepare stops"
+    )
     stsb_test_pairs: PositiveInt | None = Field(None, description="Use only the first N STSb dev/test pairs (tiny runs)")
     seed: int = 42
 
@@ -58,6 +67,9 @@ class TeacherParams(Section):
     )
     dask_address: str | None = Field(
         None, description="Scheduler address of a running Dask cluster; the DISTILL_DASK_ADDRESS variable overrides it"
+    )
+    dask_host: str = Field(
+        "127.0.0.1", description="Interface the local Dask cluster's scheduler, workers and dashboard listen on"
     )
 
 
@@ -123,9 +135,9 @@ class QuantizeParams(Section):
     )
 
 
-BACKEND_MODULES = {
+BACKEND_MODULES = {  # down to the submodules that run each backend: `optimum` alone proves nothing
     "onnx-int8": ("onnxruntime", "optimum.onnxruntime"),
-    "openvino-int8": ("openvino", "nncf", "optimum.intel"),
+    "openvino-int8": ("openvino", "nncf", "optimum.intel", "optimum.intel.openvino"),
     "torch-int8": ("torch.ao.quantization",),
 }
 
@@ -152,15 +164,13 @@ class BenchmarkParams(Section):
 
 
 class ScheduleParams(Section):
-    cron: str = Field(
-        "0 3 * * *", pattern=r"^\S+( \S+){4}$", description="When `python -m flows.serve` runs the pipeline (5-field cron, UTC)"
-    )
+    cron: str = Field("0 3 * * *", description="When `python -m flows.serve` runs the pipeline (5-field cron, UTC)")
 
 
 class Params(Section):
     prepare: PrepareParams
     teacher: TeacherParams
-    students: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")], StudentSpec]
+    students: dict[str, StudentSpec]
     distill: DistillParams = DistillParams()
     pca: PcaParams
     quantize: QuantizeParams = QuantizeParams()
@@ -172,6 +182,10 @@ class Params(Section):
         """The ``distill`` section with the student's own overrides applied."""
         overrides = self.students[student].distill.model_dump(exclude_none=True)
         return self.distill.model_copy(update=overrides)
+
+
+STUDENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # a DVC key (`students.${key}`), and no '-' of generated labels
+RESERVED_NAMES = {"teacher"}  # labels and files of the teacher's own rows (metrics/eval/teacher.json)
 
 
 def _key(loc: tuple[Any, ...]) -> str:
@@ -212,87 +226,170 @@ def _allowed(parent: tuple[Any, ...]) -> str:
     return ", ".join(model.model_fields)
 
 
-def check_models(params: Params) -> None:
-    """Checks that need the teacher's config (layer count, embedding size); reads no weights."""
+def check_students(params: Params) -> Iterator[str]:
+    """Student names are DVC keys that cannot collide with the labels and files generated from them."""
+    if not params.students:
+        yield "students: at least one student is needed"
+    for name in params.students:
+        if not STUDENT_NAME.match(name):
+            yield (
+                f"students.{name}: invalid student name {name!r} (allowed: letters, digits and _; "
+                "a '.' breaks DVC's students.${key} and '-' is kept for generated labels such as L3-pca128)"
+            )
+        elif name.lower() in RESERVED_NAMES:
+            yield f"students.{name}: the name {name!r} is reserved for the teacher's own rows and files (choose another)"
+
+
+def check_relations(params: Params) -> Iterator[str]:
+    """Values that are valid alone but not together."""
+    prepare = params.prepare
+    if prepare.min_chars >= prepare.max_chars:
+        yield (
+            f"prepare.max_chars: {prepare.max_chars} is not above prepare.min_chars={prepare.min_chars} "
+            "(allowed: max_chars > min_chars)"
+        )
+    if prepare.max_sentences is not None and prepare.heldout_sentences >= prepare.max_sentences:
+        yield (
+            f"prepare.heldout_sentences: {prepare.heldout_sentences} leaves no training sentences "
+            f"(must be below prepare.max_sentences={prepare.max_sentences})"
+        )
+    fit_rows = params.pca.fit_sentences
+    if prepare.max_sentences is not None:
+        fit_rows = min(fit_rows, prepare.max_sentences - prepare.heldout_sentences)
+    too_big = [dim for dim in params.pca.dims if dim >= fit_rows]
+    if too_big and fit_rows > 0:
+        yield (
+            f"pca.dims: {too_big[0]} needs more than the at most {fit_rows} fitting sentences "
+            "(pca.fit_sentences, prepare.max_sentences minus prepare.heldout_sentences)"
+        )
+
+
+def check_cron(params: Params) -> Iterator[str]:
+    """The schedule as Prefect's own cron parser (croniter) reads it, limited to 5 fields."""
+    cron = params.schedule.cron
+    fields = cron.split()
+    if len(fields) != 5 or not _croniter().is_valid(cron) or any(f.lower() in {"r", "h"} for f in fields):
+        yield (
+            f"schedule.cron: {cron!r} is not a valid 5-field cron expression "
+            "(minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-6; e.g. '0 3 * * *')"
+        )
+
+
+def _croniter() -> type:
+    """The croniter Prefect vendors and validates its CronSchedule with, loaded from its file: importing it
+    through ``prefect`` would import Prefect, which takes seconds and creates Prefect's home folder."""
+    prefect = importlib.util.find_spec("prefect")
+    if prefect is None or prefect.origin is None:
+        raise ParamsError("schedule.cron: cannot be checked without Prefect (pip install -c constraints.txt -r requirements.txt)")
+    source = Path(prefect.origin).parent / "_vendor" / "croniter" / "croniter.py"
+    spec = importlib.util.spec_from_file_location("prefect_vendored_croniter", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.croniter
+
+
+def check_inputs(params: Params) -> Iterator[str]:
+    """The STSb and corpus references: packaged, local (and non-empty, with the column), or reachable on the hub."""
+    prepare = params.prepare
+    for key, ref, kind in (("prepare.stsb", prepare.stsb, "stsb"), ("prepare.corpus", prepare.corpus, "corpus")):
+        try:
+            assets.check_data_ref(ref, key=key, kind=kind, column=prepare.corpus_column)
+        except ParamsError as exc:
+            yield str(exc)
+
+
+def check_models(params: Params) -> Iterator[str]:
+    """Checks that need the teacher's config (layer count, embedding size, positions); reads no weights."""
     teacher = assets.model_facts(params.teacher.model, key="teacher.model")
+    length = params.teacher.max_seq_length
+    if length is not None and teacher.max_positions is not None and length > teacher.max_positions:
+        yield (
+            f"teacher.max_seq_length: {length} is beyond the {teacher.max_positions} positions the teacher "
+            f"can embed (allowed 1..{teacher.max_positions}, or null for the model's own limit)"
+        )
     for name, spec in params.students.items():
         key = f"students.{name}"
         if spec.layers is not None:
             bad = [i for i in spec.layers if i >= teacher.num_layers]
             if bad:
-                raise ParamsError(
+                yield (
                     f"{key}.layers: layer index {bad} is outside the teacher "
                     f"(allowed 0..{teacher.num_layers - 1}, the teacher has {teacher.num_layers} layers)"
                 )
         if spec.num_layers is not None and spec.num_layers > teacher.num_layers:
-            raise ParamsError(
-                f"{key}.num_layers: {spec.num_layers} is more than the teacher's {teacher.num_layers} layers"
-            )
+            yield f"{key}.num_layers: {spec.num_layers} is more than the teacher's {teacher.num_layers} layers"
         student_dim = teacher.dimension
         if spec.model is not None:
-            student_dim = assets.model_facts(spec.model, key=f"{key}.model").dimension
+            try:
+                student_dim = assets.model_facts(spec.model, key=f"{key}.model").dimension
+            except ParamsError as exc:
+                yield str(exc)
+                continue
             if student_dim != teacher.dimension and spec.projection == "none":
-                raise ParamsError(
+                yield (
                     f"{key}.projection: student dimension {student_dim} differs from the teacher's {teacher.dimension} "
                     "and no projection is configured (allowed: 'pca')"
                 )
             if student_dim > teacher.dimension:
-                raise ParamsError(
+                yield (
                     f"{key}.model: student dimension {student_dim} is above the teacher's {teacher.dimension}; "
                     "PCA can only project targets down"
                 )
         for dim in params.pca.dims:
             if dim >= student_dim:
-                raise ParamsError(
+                yield (
                     f"pca.dims: {dim} is not below the embedding size {student_dim} of student '{name}' "
                     f"(allowed 1..{student_dim - 1})"
                 )
 
 
+def check_backends(params: Params) -> Iterator[str]:
+    """Each quantization backend's runtime modules import and its runtime can use this CPU."""
+    for backend in params.quantize.backends:
+        missing = [module for module in BACKEND_MODULES[backend] if not _importable(module)]
+        if missing:
+            yield (
+                f"quantize.backends: {backend} needs {', '.join(missing)}, which is not installed "
+                "(pip install -c constraints.txt -r requirements.txt)"
+            )
+        elif backend == "openvino-int8":
+            import openvino
+
+            if "CPU" not in openvino.Core().available_devices:
+                yield "quantize.backends: openvino-int8 finds no CPU device that OpenVINO can run on"
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` (dotted) is installed, found without importing it or its parents (seconds for optimum)."""
+    parts = module.split(".")
+    spec = importlib.util.find_spec(parts[0])
+    for depth in range(2, len(parts) + 1):
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), list(spec.submodule_search_locations))
+    return spec is not None
+
+
+CHECKS = (check_students, check_relations, check_cron, check_inputs, check_backends, check_models)
+
+
 def parse_params(raw: Any) -> Params:
+    """The typed params, or ``ParamsError`` with one line per problem found by the schema, then by ``CHECKS``."""
     if not isinstance(raw, dict):
         raise ParamsError(f"(top level): expected a mapping of sections, got {type(raw).__name__}")
     try:
         params = Params.model_validate(raw)
     except ValidationError as exc:
         raise ParamsError("\n".join(_describe(e, raw) for e in exc.errors())) from None
-    if params.prepare.max_sentences is not None and params.prepare.heldout_sentences >= params.prepare.max_sentences:
-        raise ParamsError(
-            f"prepare.heldout_sentences: {params.prepare.heldout_sentences} leaves no training sentences "
-            f"(must be below prepare.max_sentences={params.prepare.max_sentences})"
-        )
-    if not params.students:
-        raise ParamsError("students: at least one student is needed")
-    assets.check_data_ref(params.prepare.stsb, key="prepare.stsb", kind="stsb")
-    assets.check_data_ref(params.prepare.corpus, key="prepare.corpus", kind="corpus")
-    check_backends(params.quantize)
-    check_models(params)
-    fit_rows = params.pca.fit_sentences
-    if params.prepare.max_sentences is not None:
-        fit_rows = min(fit_rows, params.prepare.max_sentences - params.prepare.heldout_sentences)
-    too_big = [dim for dim in params.pca.dims if dim >= fit_rows]
-    if too_big:
-        raise ParamsError(
-            f"pca.dims: {too_big[0]} needs more than the at most {fit_rows} fitting sentences "
-            "(pca.fit_sentences, prepare.max_sentences minus prepare.heldout_sentences)"
-        )
+    problems: list[str] = []
+    for check in CHECKS:
+        try:
+            problems.extend(check(params))
+        except ParamsError as exc:  # a check that cannot go on (e.g. no teacher config to compare with)
+            problems.append(str(exc))
+    if problems:
+        raise ParamsError("\n".join(problems))
     return params
-
-
-def check_backends(params: QuantizeParams) -> None:
-    """Each quantization backend's packages are installed and its runtime can use this CPU."""
-    for backend in params.backends:
-        missing = [m for m in BACKEND_MODULES[backend] if importlib.util.find_spec(m.split(".")[0]) is None]
-        if missing:
-            raise ParamsError(
-                f"quantize.backends: {backend} needs {', '.join(missing)}, which is not installed "
-                "(pip install -c constraints.txt -r requirements.txt)"
-            )
-        if backend == "openvino-int8":
-            import openvino
-
-            if "CPU" not in openvino.Core().available_devices:
-                raise ParamsError("quantize.backends: openvino-int8 finds no CPU device that OpenVINO can run on")
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> Params:
@@ -300,8 +397,16 @@ def load_params(path: Path | str = DEFAULT_PARAMS_FILE) -> Params:
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParamsError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the file as UTF-8"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     return parse_params(raw)
@@ -324,5 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run the imported module's main: its ParamsError is the one other modules raise
+    from tasks.params import main as checked_main
+
+    raise SystemExit(checked_main())

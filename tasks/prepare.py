@@ -2,7 +2,8 @@
 
 Reads ``params.prepare``. Writes ``data/prepared/`` (``corpus.parquet`` with a ``split`` column of
 train/heldout, ``stsb_{train,dev,test}.parquet``) and ``metrics/prepare.json`` with the counts of
-sentences read, dropped and truncated.
+sentences read, dropped and truncated. A corpus that yields no usable sentence, or has more than
+``max_undecodable_share`` of its lines not valid UTF-8, stops the stage with those counts (exit 2).
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ import csv
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tasks import assets
 from tasks.cli import configure_logging
 from tasks.fileio import atomic_dir, write_json, write_parquet
-from tasks.params import PrepareParams, load_or_exit
+from tasks.params import ParamsError, PrepareParams, load_or_exit
 from tasks.paths import PREPARED_DIR
 
 log = logging.getLogger(__name__)
@@ -57,35 +59,78 @@ def split_sentences(document: str) -> list[str]:
     return [s for paragraph in document.splitlines() for s in SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def _documents_from_folder(folder: Path) -> list[str]:
-    files = sorted(str(p) for p in folder.rglob("*.txt"))
-    if not files:
-        raise ValueError(f"prepare.corpus: folder {folder} has no .txt files")
-    docs = datasets.load_dataset("text", data_files=files, sample_by="document", encoding_errors="replace")
-    return list(docs["train"]["text"])
+def _decoded_lines(path: Path) -> Iterator[str | None]:
+    """Each line of a text file, or None for a line that is not valid UTF-8."""
+    with open(path, "rb") as handle:
+        for raw in handle:
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield None
 
 
-def load_corpus(ref: str, column: str) -> tuple[list[str], int]:
-    """Raw sentences of the corpus and the number of lines skipped for invalid UTF-8."""
+def _csv_cells(path: Path, column: str) -> Iterator[str | None]:
+    """The column's cell in each row of a CSV file, or None for a cell that is not valid UTF-8."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        for row in csv.DictReader(handle):
+            cell = row.get(column) or ""
+            yield None if any("\udc80" <= c <= "\udcff" for c in cell) else cell
+
+
+def _corpus_lines(ref: str, column: str) -> Iterator[str | None]:
+    """The corpus as lines (a .txt line, a document line, a table row's cell); None for an undecodable one."""
     path = Path(ref).expanduser()
     if ref == assets.BBC_NEWS:
         path = assets.bbc_news_folder()
     if path.is_dir():
-        return [s for doc in _documents_from_folder(path) for s in split_sentences(doc)], 0
-    if path.suffix == ".txt":
-        lines = datasets.load_dataset("text", data_files=str(path), encoding_errors="replace")["train"]["text"]
-        lines = list(lines)
-        valid = [line for line in lines if "\ufffd" not in line]
-        return valid, len(lines) - len(valid)
-    if path.suffix in {".csv", ".parquet"}:
-        table = datasets.load_dataset(path.suffix[1:], data_files=str(path))["train"]
+        for file in sorted(path.rglob("*.txt")):
+            yield from _decoded_lines(file)
+    elif path.suffix == ".txt":
+        yield from _decoded_lines(path)
+    elif path.suffix == ".csv":
+        yield from _csv_cells(path, column)
     else:
-        table = datasets.load_dataset(ref, split="train")
-    if column not in table.column_names:
-        raise ValueError(
-            f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(table.column_names)})"
+        table = pq.read_table(path) if path.suffix == ".parquet" else datasets.load_dataset(ref, split="train")
+        if column not in table.column_names:
+            raise ParamsError(
+                f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(table.column_names)})"
+            )
+        texts = table[column].to_pylist() if path.suffix == ".parquet" else table[column]
+        yield from ("" if text is None else str(text) for text in texts)
+
+
+def load_corpus(ref: str, column: str) -> tuple[list[str], dict[str, int]]:
+    """Raw sentences of the corpus, and how many lines were read, blank and not valid UTF-8 (skipped)."""
+    counts = {"lines_read": 0, "blank": 0, "undecodable": 0}
+    sentences: list[str] = []
+    for line in _corpus_lines(ref, column):
+        counts["lines_read"] += 1
+        if line is None:
+            counts["undecodable"] += 1
+        elif not line.strip():
+            counts["blank"] += 1
+        else:
+            sentences.extend(split_sentences(line))
+    return sentences, counts
+
+
+def check_corpus(ref: str, counts: dict[str, int], kept: int, params: PrepareParams) -> None:
+    """Stop on a corpus that gives no usable sentence or loses too many lines to invalid UTF-8."""
+    tally = (
+        f"{counts['lines_read']} lines read, {counts['blank']} blank, {counts['undecodable']} undecodable, "
+        f"{kept} sentences kept"
+    )
+    share = counts["undecodable"] / max(counts["lines_read"], 1)
+    if share > params.max_undecodable_share:
+        raise ParamsError(
+            f"prepare.corpus: {ref!r} has {share:.1%} of its lines not valid UTF-8, above "
+            f"prepare.max_undecodable_share={params.max_undecodable_share} ({tally}); convert it to UTF-8"
         )
-    return [text or "" for text in table[column]], 0
+    if kept == 0:
+        raise ParamsError(
+            f"prepare.corpus: {ref!r} has no usable sentence ({tally}; a sentence needs "
+            f"prepare.min_chars={params.min_chars} characters)"
+        )
 
 
 def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple[list[str], dict[str, int]]:
@@ -111,15 +156,16 @@ def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple
 
 
 def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: Path = METRICS_FILE) -> dict:
+    corpus, corpus_counts = load_corpus(params.corpus, params.corpus_column)
+    check_corpus(params.corpus, corpus_counts, len(clean_sentences(corpus, params.min_chars, params.max_chars)[0]), params)
     stsb = load_stsb(params.stsb)
-    corpus, invalid_utf8 = load_corpus(params.corpus, params.corpus_column)
     stsb_train = list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"]) if params.include_stsb_train else []
     if params.include_stsb_train == "all":  # in-domain sentences first: every one is kept before the corpus's
         corpus = stsb_train + corpus
     else:
         corpus += stsb_train
     sentences, counts = clean_sentences(corpus, params.min_chars, params.max_chars)
-    counts["invalid_utf8_skipped"] = invalid_utf8
+    counts["corpus"] = corpus_counts
     rng = np.random.default_rng(params.seed)
     order = rng.permutation(len(sentences))
     if params.include_stsb_train == "all":
@@ -153,7 +199,11 @@ def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: P
 
 def main(argv: list[str] | None = None) -> int:
     params = load_or_exit()
-    prepare(params.prepare)
+    try:
+        prepare(params.prepare)
+    except ParamsError as exc:  # an input that params alone cannot show to be unusable: exit 2, nothing written
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

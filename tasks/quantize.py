@@ -17,13 +17,19 @@ int8 weights, named in ``quantization.json``; ``load_variant`` loads any of them
   layers NNCF leaves unquantized stay fp32 instead of OpenVINO's default bf16 on CPUs that have it.
 - ``torch-int8``: torch dynamic quantization of the Linear layers, the fallback for models ONNX
   cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
-  state dict is saved and reloaded into a freshly quantized copy of the fp32 model.
+  state dict (tensors only) is saved and reloaded with ``torch.load(weights_only=True)`` into a
+  freshly quantized copy of the fp32 model.
+
+A model folder may come from elsewhere (a DVC remote), so loading one runs no code from it: nothing
+is unpickled beyond tensors, every file name ``quantization.json`` and ``modules.json`` give must stay
+inside the folder, and ``modules.json`` may name only sentence-transformers' own module types.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import pickle
 import platform
 import shutil
 import tempfile
@@ -35,6 +41,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
+from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.fileio import atomic_dir, atomic_path, write_json
 from tasks.params import Params
@@ -71,6 +78,23 @@ def torch_int8(model: SentenceTransformer) -> SentenceTransformer:
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def quantization_info(folder: Path) -> dict:
+    """``folder/quantization.json``, once every file name in it is checked to stay inside ``folder``."""
+    marker = folder / QUANTIZATION_FILE
+    info = json.loads(marker.read_text())
+    for name in [info.get("file_name"), *info.get("files", [])]:
+        assets.file_in_folder(folder, name, str(marker))
+    return info
+
+
+def load_torch_int8_state(file: Path) -> dict:
+    """The int8 state dict: tensors only; a file that would unpickle anything else is refused unread."""
+    try:
+        return torch.load(file, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise assets.AssetError(f"{file}: not a plain tensor state dict, refused (it would run code on load): {exc}") from None
+
+
 def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> SentenceTransformer:
     """Load any model this pipeline wrote, with the backend its ``quantization.json`` names.
 
@@ -79,10 +103,10 @@ def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> Sent
     """
     if threads:
         torch.set_num_threads(threads)
-    marker = Path(path) / QUANTIZATION_FILE
-    if not marker.is_file():
+    folder = assets.check_model_folder(path)
+    if not (folder / QUANTIZATION_FILE).is_file():
         return SentenceTransformer(str(path), **kwargs)
-    info = json.loads(marker.read_text())
+    info = quantization_info(folder)
     kwargs["device"] = "cpu"  # int8 runtimes here run on the CPU only
     if info["backend"] == "onnx":
         import onnxruntime
@@ -100,8 +124,9 @@ def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> Sent
             str(path), backend="openvino",
             model_kwargs={"file_name": info["file_name"], "ov_config": ov_config}, **kwargs,
         )
+    state = load_torch_int8_state(folder / info["file_name"])
     model = torch_int8(SentenceTransformer(str(path), **kwargs))
-    model.load_state_dict(torch.load(Path(path) / info["file_name"], weights_only=False))
+    model.load_state_dict(state)
     return model
 
 
@@ -161,14 +186,14 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     torch-int8 has no separate Transformer file (its state dict covers every module), so the PCA model
     is quantized whole; dynamic quantization gives the same Transformer weights as the student's.
     """
-    info = json.loads((int8_student / QUANTIZATION_FILE).read_text())
+    info = quantization_info(int8_student)
     if info["backend"] == "torch-int8":
         export_torch_int8(pca_model, target)
         return
     shutil.copytree(pca_model, target)
     for name in info["files"]:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(int8_student / name, target / name)
+        shutil.copy2(int8_student / name, assets.file_in_folder(target, name, "quantization.json"))
     write_json(target / QUANTIZATION_FILE, info)
 
 

@@ -122,7 +122,8 @@ def encode_shard(cache: EmbeddingCache, texts: list[str], model_dir: str, max_se
 
 def dask_runner(params: TeacherParams) -> DaskTaskRunner | None:
     """Where to encode: a running scheduler (``DISTILL_DASK_ADDRESS``, else ``dask_address``), a new
-    local cluster of ``dask_workers`` one-thread processes, or None for this process."""
+    local cluster of ``dask_workers`` one-thread processes, or None for this process. The local
+    cluster's scheduler, workers and dashboard listen on ``dask_host`` only (127.0.0.1 by default)."""
     address = os.environ.get(DASK_ADDRESS_ENV) or params.dask_address
     if not address and not params.dask_workers:
         return None
@@ -130,7 +131,14 @@ def dask_runner(params: TeacherParams) -> DaskTaskRunner | None:
 
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": params.dask_workers, "threads_per_worker": 1, "dashboard_address": ":0"})
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": params.dask_workers,
+            "threads_per_worker": 1,
+            "host": params.dask_host,
+            "dashboard_address": f"{params.dask_host}:0",
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -326,3 +326,34 @@ def test_dask_two_workers_match_a_single_process(model, sentences, reference, tm
     again = embed_teacher(TeacherParams(**params), teacher_file=teacher_file, cache_root=root, prepared_dir=prepared)
     assert (again["encoded"], again["dask_workers_used"]) == (0, 0), "nothing missing: no cluster is started"
     assert teacher_file.read_bytes() == named, "a rerun with nothing to encode changes nothing downstream stages read"
+
+
+def listening_addresses(process) -> set[str]:
+    """The addresses the process and its children accept connections on (TCP LISTEN sockets)."""
+    import psutil
+
+    addresses = set()
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            connections = proc.net_connections(kind="inet")
+        except psutil.NoSuchProcess:
+            continue
+        addresses |= {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
+    return addresses
+
+
+def test_local_dask_cluster_listens_on_localhost_only(tmp_path, monkeypatch):
+    """The cluster and the Prefect API the stage starts for its workers, as ``fill_on_dask`` starts them."""
+    import psutil
+
+    from tasks.teacher_embeddings import prefect_api_for_workers
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
+    runner = dask_runner(TeacherParams(model=MODEL, dask_workers=2))
+    with prefect_api_for_workers(), runner:
+        client = runner.client  # the cluster starts with its client
+        client.wait_for_workers(2, timeout=120)
+        addresses = listening_addresses(psutil.Process())
+        dashboard = client.dashboard_link
+    assert addresses == {"127.0.0.1"}, f"listening beyond localhost: {addresses}"
+    assert dashboard.startswith("http://127.0.0.1:")
