@@ -33,16 +33,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import torch
 from sentence_transformers import SentenceTransformer
 
 from tasks.cli import configure_logging
+from tasks.corpus import corpus_sentences, stsb_pairs
 from tasks.fileio import write_json
+from tasks.models import load_model, load_variant
 from tasks.params import BenchmarkParams, Params, load_or_exit
 from tasks.paths import BENCHMARK_FILE, FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
-from tasks.quantize import load_variant
-from tasks.teacher_embeddings import corpus_sentences, load_model
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class Timed:
 
 def benchmark_sentences(count: int, seed: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
     """``count`` sentences, half distinct STSb test sentences and half held-out corpus sentences, shuffled."""
-    pairs = pq.read_table(prepared_dir / "stsb_test.parquet").to_pydict()
+    pairs = stsb_pairs("test", prepared_dir)
     stsb = list(dict.fromkeys(pairs["sentence1"] + pairs["sentence2"]))
     heldout = list(dict.fromkeys(corpus_sentences("heldout", prepared_dir)))
     rng = random.Random(seed)

@@ -28,12 +28,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.fileio import atomic_path, write_json
+from tasks.paths import QUANTIZATION_FILE
 
 log = logging.getLogger(__name__)
 
 IGNORED_MODEL_FILES = {"README.md", ".gitattributes"}
 IGNORED_MODEL_DIRS = {"onnx", "openvino", ".cache"}
-QUANTIZATION_FILE = "quantization.json"  # an int8 variant's description, written by tasks.quantize
 PRECISIONS = {"float32": pa.float32(), "float16": pa.float16()}
 
 Encode = Callable[[list[str]], np.ndarray]

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
@@ -32,28 +31,20 @@ from sentence_transformers.util.quantization import quantize_embeddings
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
+from tasks.corpus import corpus_sentences, stsb_evaluator, stsb_pairs
 from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
+from tasks.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
 from tasks.params import EvaluateParams, Params
 from tasks.paths import (
     PREPARED_DIR,
+    QUANTIZATION_FILE,
     TEACHER,
     body_cache_root,
     eval_file,
     student_groups,
     variant_folder,
     variant_label,
-)
-from tasks.pca import without_normalize
-from tasks.quantize import QUANTIZATION_FILE, load_variant
-from tasks.student import stsb_evaluator
-from tasks.teacher_embeddings import (
-    cache_for,
-    corpus_sentences,
-    embed_corpus,
-    encode_texts,
-    load_model,
-    open_teacher_cache,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +55,7 @@ SHARED_BODY_MIN_COSINE = 0.999
 
 def check_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
     """A fixed sentence set: the first ``count`` distinct STSb test sentences (all of them if fewer)."""
-    pairs = pq.read_table(prepared_dir / "stsb_test.parquet").to_pydict()
+    pairs = stsb_pairs("test", prepared_dir)
     return list(dict.fromkeys(pairs["sentence1"] + pairs["sentence2"]))[:count]
 
 
@@ -202,7 +193,7 @@ def evaluation_sentences(with_heldout: bool) -> list[str]:
     """Every sentence a variant is scored on: STSb test and dev, and the held-out corpus slice for MSE."""
     sentences = []
     for split in ("test", "dev"):
-        pairs = pq.read_table(PREPARED_DIR / f"stsb_{split}.parquet").to_pydict()
+        pairs = stsb_pairs(split)
         sentences += pairs["sentence1"] + pairs["sentence2"]
     return sentences + (corpus_sentences("heldout") if with_heldout else [])
 

@@ -15,6 +15,7 @@ MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")
+QUANTIZATION_FILE = "quantization.json"  # in an int8 model folder: its backend and the int8 files it adds
 TEACHER = "teacher"
 FP32 = "fp32"
 

@@ -23,27 +23,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+from sentence_transformers.sentence_transformer.modules import Dense
 from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
+from tasks.corpus import corpus_sentences
 from tasks.embedding_cache import EmbeddingCache
 from tasks.fileio import atomic_dir, write_json
+from tasks.models import cache_for, embed_corpus, split_normalize, without_normalize
 from tasks.params import Params
 from tasks.paths import pca_dir, student_dir, student_embeddings_dir
-from tasks.teacher_embeddings import cache_for, corpus_sentences, embed_corpus
 
 log = logging.getLogger(__name__)
 
 BODY_OUTPUT = "before-normalize"
-
-
-def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], list[torch.nn.Module]]:
-    """The model's modules before its trailing ``Normalize`` and the ``Normalize`` itself (if any)."""
-    modules = list(model)
-    if modules and isinstance(modules[-1], Normalize):
-        return modules[:-1], modules[-1:]
-    return modules, []
 
 
 def pca_dense(pca: PCA | IncrementalPCA, dimension: int) -> Dense:
@@ -75,12 +68,6 @@ def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: i
     """A new model: the same modules with the PCA projection placed before ``Normalize``."""
     body, tail = split_normalize(model)
     return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
-
-
-def without_normalize(model: SentenceTransformer) -> SentenceTransformer:
-    """The model's body: every module before its trailing ``Normalize`` (what PCA is fitted on)."""
-    body, _ = split_normalize(model)
-    return SentenceTransformer(modules=body, device=str(model.device))
 
 
 def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:

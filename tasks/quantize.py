@@ -27,9 +27,7 @@ inside the folder, and ``modules.json`` may name only sentence-transformers' own
 
 from __future__ import annotations
 
-import json
 import logging
-import pickle
 import platform
 import shutil
 import tempfile
@@ -43,17 +41,16 @@ from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
+from tasks.corpus import corpus_sentences
 from tasks.fileio import atomic_dir, atomic_path, write_json
+from tasks.models import quantization_info, torch_int8
 from tasks.params import Params
-from tasks.paths import pca_dir, pca_quantized_dir, quantized_dir, student_dir
-from tasks.teacher_embeddings import corpus_sentences
+from tasks.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
 
 log = logging.getLogger(__name__)
 
-QUANTIZATION_FILE = "quantization.json"
 TORCH_INT8_FILE = "torch_int8.pt"
 OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
-OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def cpu_quantization_config() -> str:
@@ -72,62 +69,6 @@ def cpu_quantization_config() -> str:
     if "avx512f" in flags:
         return "avx512"
     return "avx2"
-
-
-def torch_int8(model: SentenceTransformer) -> SentenceTransformer:
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def quantization_info(folder: Path) -> dict:
-    """``folder/quantization.json``, once every file name in it is checked to stay inside ``folder``."""
-    marker = folder / QUANTIZATION_FILE
-    info = json.loads(marker.read_text())
-    for name in [info.get("file_name"), *info.get("files", [])]:
-        assets.file_in_folder(folder, name, str(marker))
-    return info
-
-
-def load_torch_int8_state(file: Path) -> dict:
-    """The int8 state dict: tensors only; a file that would unpickle anything else is refused unread."""
-    try:
-        return torch.load(file, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise assets.AssetError(f"{file}: not a plain tensor state dict, refused (it would run code on load): {exc}") from None
-
-
-def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> SentenceTransformer:
-    """Load any model this pipeline wrote, with the backend its ``quantization.json`` names.
-
-    ``threads`` sets the intra-op threads of whichever runtime runs the model (torch, ONNX Runtime
-    or OpenVINO), so that models timed side by side use the same number of cores.
-    """
-    if threads:
-        torch.set_num_threads(threads)
-    folder = assets.check_model_folder(path)
-    if not (folder / QUANTIZATION_FILE).is_file():
-        return SentenceTransformer(str(path), **kwargs)
-    info = quantization_info(folder)
-    kwargs["device"] = "cpu"  # int8 runtimes here run on the CPU only
-    if info["backend"] == "onnx":
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        if threads:
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        return SentenceTransformer(
-            str(path), backend="onnx",
-            model_kwargs={"file_name": info["file_name"], "session_options": options}, **kwargs,
-        )
-    if info["backend"] == "openvino":
-        ov_config = {**OPENVINO_CONFIG, **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
-        return SentenceTransformer(
-            str(path), backend="openvino",
-            model_kwargs={"file_name": info["file_name"], "ov_config": ov_config}, **kwargs,
-        )
-    state = load_torch_int8_state(folder / info["file_name"])
-    model = torch_int8(SentenceTransformer(str(path), **kwargs))
-    model.load_state_dict(state)
-    return model
 
 
 def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:

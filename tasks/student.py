@@ -24,20 +24,20 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator, MSEEvaluator, SequentialEvaluator
+from sentence_transformers.evaluation import MSEEvaluator, SequentialEvaluator
 from sentence_transformers.losses import MSELoss
 from sklearn.decomposition import PCA
 from transformers import set_seed
 
-from tasks.fileio import atomic_dir, write_json
 from tasks.cli import configure_logging, run_for_student
+from tasks.corpus import corpus_sentences, stsb_evaluator
+from tasks.fileio import atomic_dir, write_json
+from tasks.models import load_model, open_teacher_cache
 from tasks.params import DistillParams, Params, StudentSpec
 from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir
-from tasks.teacher_embeddings import corpus_sentences, load_model, open_teacher_cache
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,6 @@ class CachedMSEEvaluator(MSEEvaluator):
         if model is None:
             return self._teacher_embeddings
         return super().embed_inputs(model, sentences, **kwargs)
-
-
-def stsb_evaluator(
-    split: str, batch_size: int = 32, evaluator: type = EmbeddingSimilarityEvaluator, **kwargs
-) -> EmbeddingSimilarityEvaluator:
-    pairs = pq.read_table(PREPARED_DIR / f"stsb_{split}.parquet").to_pydict()
-    return evaluator(
-        pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size, **kwargs
-    )
 
 
 def project_sources(module: str) -> list[Path]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import socket
@@ -27,15 +26,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sentence_transformers import SentenceTransformer
 
-from tasks import assets
 from tasks.cli import configure_logging
-from tasks.embedding_cache import EmbeddingCache, model_fingerprint
+from tasks.corpus import corpus_sentences
+from tasks.embedding_cache import EmbeddingCache
 from tasks.fileio import write_json
+from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder
 from tasks.params import TeacherParams, load_or_exit
 from tasks.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE
 
@@ -45,67 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DASK_ADDRESS_ENV = "DISTILL_DASK_ADDRESS"
-
-
-def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
-    path = Path(prepared_dir) / "corpus.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; run the prepare stage first (python -m tasks.prepare)")
-    columns = ["sentence"] if split is None else ["sentence", "split"]
-    names = pq.read_schema(path).names
-    absent = [name for name in columns if name not in names]
-    if absent:
-        raise ValueError(f"{path} has no column {', '.join(absent)} (columns: {', '.join(names)}); rerun the prepare stage")
-    table = pq.read_table(path, columns=columns)
-    if split is not None:
-        table = table.filter(pc.equal(table["split"], split))
-    return table["sentence"].to_pylist()
-
-
-def load_model(ref: str, max_seq_length: int | None = None) -> SentenceTransformer:
-    model = SentenceTransformer(assets.resolve_model(ref))
-    if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
-    return model
-
-
-def model_folder(model: SentenceTransformer, ref: str) -> Path:
-    local = Path(assets.resolve_model(ref))
-    if local.is_dir():
-        return local
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(ref))
-
-
-def encode_texts(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:
-    """The one encode call of both paths, so in-process and Dask vectors agree."""
-    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
-
-
-def cache_for(
-    model: SentenceTransformer, model_dir: Path, cache_root: Path, precision: str = "float32", output: str = "model"
-) -> EmbeddingCache:
-    fingerprint = model_fingerprint(model_dir, max_seq_length=model.max_seq_length, precision=precision, output=output)
-    return EmbeddingCache(cache_root, fingerprint, model.get_embedding_dimension(), precision)
-
-
-def embed_corpus(
-    model: SentenceTransformer,
-    model_dir: Path,
-    texts: Sequence[str],
-    *,
-    cache_root: Path = EMBEDDINGS_DIR,
-    batch_size: int = 64,
-    shard_rows: int = 4096,
-    precision: str = "float32",
-    output: str = "model",
-) -> tuple[EmbeddingCache, dict]:
-    """Make sure every text has an embedding in the cache; encode only the missing ones, in this process."""
-    cache = cache_for(model, model_dir, cache_root, precision, output)
-    stats = cache.fill(texts, lambda chunk: encode_texts(model, chunk, batch_size), shard_rows)
-    log.info("embedding cache %s: %s", cache.folder, stats)
-    return cache, {"fingerprint": cache.fingerprint, **asdict(stats)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -201,11 +137,6 @@ def fill_on_dask(
         summary.update(dask_workers_used=len(loads), teacher_loads=sum(loads.values()))
         log.info("embedding cache %s: %s", cache.folder, summary)
     return summary
-
-
-def open_teacher_cache(teacher_file: Path = TEACHER_FILE, cache_root: Path = EMBEDDINGS_DIR) -> EmbeddingCache:
-    info = json.loads(Path(teacher_file).read_text())
-    return EmbeddingCache(cache_root, info["fingerprint"], info["dimension"], info["precision"])
 
 
 def embed_teacher(

@@ -19,20 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tasks.corpus import corpus_sentences
 from tasks.embedding_cache import CacheError, EmbeddingCache
+from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder, open_teacher_cache
 from tasks.params import TeacherParams
-from tasks.teacher_embeddings import (
-    DASK_ADDRESS_ENV,
-    cache_for,
-    corpus_sentences,
-    dask_runner,
-    embed_corpus,
-    embed_teacher,
-    encode_texts,
-    load_model,
-    model_folder,
-    open_teacher_cache,
-)
+from tasks.teacher_embeddings import DASK_ADDRESS_ENV, dask_runner, embed_teacher
 from tests.conftest import TEST_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +38,7 @@ WORDS = (
 FILL_SCRIPT = """
 import json, logging, sys, time
 from pathlib import Path
-from tasks.teacher_embeddings import embed_corpus, load_model, model_folder
+from tasks.models import embed_corpus, load_model, model_folder
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 args = json.loads(sys.argv[1])

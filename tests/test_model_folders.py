@@ -16,7 +16,9 @@ import pytest
 import torch
 
 from tasks.assets import AssetError
-from tasks.quantize import QUANTIZATION_FILE, load_variant, with_int8_transformer
+from tasks.models import load_variant
+from tasks.paths import QUANTIZATION_FILE
+from tasks.quantize import with_int8_transformer
 
 REPO = Path(__file__).resolve().parents[1]
 

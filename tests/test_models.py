@@ -28,16 +28,15 @@ from tasks.evaluate import (
     SharedBody,
     check_shared_body,
 )
+from tasks.models import load_variant, split_normalize, torch_int8
 from tasks.params import StudentSpec
-from tasks.pca import fit_pca, split_normalize, with_pca
+from tasks.pca import fit_pca, with_pca
 from tasks.prepare import load_stsb
 from tasks.quantize import (
     cpu_quantization_config,
     export_onnx_int8,
     export_openvino_int8,
     export_torch_int8,
-    load_variant,
-    torch_int8,
     with_int8_transformer,
 )
 from tasks.student import kept_layers, layer_stack, prune_layers
@@ -47,7 +46,7 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 ENCODE_SCRIPT = """
 import sys, numpy as np
-from tasks.quantize import load_variant
+from tasks.models import load_variant
 model = load_variant(sys.argv[1])
 layers = model[0].auto_model.config.num_hidden_layers if hasattr(model[0], "auto_model") else -1
 np.save(sys.argv[2], model.encode(open(sys.argv[3]).read().splitlines()))

@@ -1,0 +1,40 @@
+"""The prepared data as the stages read it: corpus sentences by split, STSb pairs and their evaluator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
+
+from tasks.paths import PREPARED_DIR
+
+
+def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
+    path = Path(prepared_dir) / "corpus.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found; run the prepare stage first (python -m tasks.prepare)")
+    columns = ["sentence"] if split is None else ["sentence", "split"]
+    names = pq.read_schema(path).names
+    absent = [name for name in columns if name not in names]
+    if absent:
+        raise ValueError(f"{path} has no column {', '.join(absent)} (columns: {', '.join(names)}); rerun the prepare stage")
+    table = pq.read_table(path, columns=columns)
+    if split is not None:
+        table = table.filter(pc.equal(table["split"], split))
+    return table["sentence"].to_pylist()
+
+
+def stsb_pairs(split: str, prepared_dir: Path = PREPARED_DIR) -> dict[str, list]:
+    """``sentence1``, ``sentence2`` and ``score`` of the prepared STSb ``split`` (train, dev or test)."""
+    return pq.read_table(Path(prepared_dir) / f"stsb_{split}.parquet").to_pydict()
+
+
+def stsb_evaluator(
+    split: str, batch_size: int = 32, evaluator: type = EmbeddingSimilarityEvaluator, **kwargs
+) -> EmbeddingSimilarityEvaluator:
+    pairs = stsb_pairs(split)
+    return evaluator(
+        pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size, **kwargs
+    )

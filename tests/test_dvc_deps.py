@@ -1,0 +1,85 @@
+"""DVC sees every input: each stage lists the project code it runs, and every param has its value in the file.
+
+DVC reruns a stage when a listed dep or param changes, and only then. A project module that a stage
+imports but does not list would let an edit go unnoticed (stale outputs); a module it lists but does
+not import reruns it for nothing. A schema key missing from ``params.yaml`` has its value in code,
+where DVC cannot see it change.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from tasks.params import Params
+from tests.conftest import ROOT
+
+
+DATA_READ_BY = {"tasks/assets.py": "tasks/asset_digests.json"}  # project files a module reads besides code
+
+
+def project_imports(module: str) -> set[str]:
+    """The project files ``module`` runs: itself, the modules it imports directly or not, and their data."""
+    seen: set[str] = set()
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((ROOT / (name.replace(".", "/") + ".py")).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tasks":
+                if node.module == "tasks":
+                    pending += [f"tasks.{alias.name}" for alias in node.names]
+                else:
+                    pending.append(node.module)
+            elif isinstance(node, ast.Import):
+                pending += [alias.name for alias in node.names if alias.name.split(".")[0] == "tasks" and alias.name != "tasks"]
+    files = {name.replace(".", "/") + ".py" for name in seen}
+    return files | {DATA_READ_BY[f] for f in files if f in DATA_READ_BY}
+
+
+def stage_commands() -> list[tuple[str, str, list[str]]]:
+    """(stage, module, code deps) of every stage in dvc.yaml, foreach and matrix stages once each."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    found = []
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        words = shlex.split(body["cmd"])
+        assert words[:2] == ["python", "-m"], f"{name}: {body['cmd']}"
+        deps = [d for d in body.get("deps", []) if isinstance(d, str) and d.startswith("tasks/")]
+        found.append((name, words[2], deps))
+    return found
+
+
+@pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
+def test_each_stage_lists_exactly_the_project_code_it_imports(stage: str, module: str, deps: list[str]) -> None:
+    closure = project_imports(module)
+    assert sorted(deps) == sorted(closure), (
+        f"{stage}: dvc.yaml lists {sorted(set(deps) - closure)} that it does not import, "
+        f"and misses {sorted(closure - set(deps))} that it imports"
+    )
+
+
+def missing_keys(model: type[BaseModel], raw: dict, prefix: str) -> list[str]:
+    missing = []
+    for key, field in model.model_fields.items():
+        if key == "students":  # each student's keys are alternatives (layers | num_layers | model)
+            continue
+        if key not in raw:
+            missing.append(prefix + key)
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            missing += missing_keys(field.annotation, raw[key], f"{prefix}{key}.")
+    return missing
+
+
+@pytest.mark.parametrize("path", ["params.yaml", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "profiles").glob("*.yaml"))])
+def test_every_param_has_its_value_in_the_file(path: str) -> None:
+    """A default that lives only in code is a value DVC cannot see change."""
+    raw = yaml.safe_load((ROOT / path).read_text())
+    assert missing_keys(Params, raw, "") == []
