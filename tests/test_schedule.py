@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from prefect import flow
+from prefect.client.orchestration import get_client
 
-from flows.pipeline import distill_pipeline, publish_report
-from flows.serve import default_remote, dvc_pull, dvc_push, scheduled_pipeline
+from flows.serve import default_remote, dvc_push
 from tasks.params import ParamsError, parse_params
-from tasks.stages import run_stage
 from tests.conftest import ROOT, run
 from tests.prefect_server import PrefectServer, prefect_server, stop, wait_for  # noqa: F401  (fixture)
 
@@ -27,12 +28,34 @@ def test_cron_comes_from_params() -> None:
         parse_params({**tiny, "schedule": {"cron": "every day"}})
 
 
-def test_only_data_transfers_retry() -> None:
-    """Pull and push meet the network; stage work is deterministic and would fail the same way again."""
-    for io_task in (dvc_pull, dvc_push):
-        assert io_task.retries == 3 and io_task.retry_delay_seconds == [10, 20, 40]
-    for work in (run_stage, publish_report, distill_pipeline, scheduled_pipeline):
-        assert not work.retries
+def test_a_failed_push_is_retried(tiny_project: Path, tmp_path: Path) -> None:
+    """Pull and push meet the network: a push that fails because the remote is not there yet is tried again.
+
+    The remote path is a file at first (the push fails), and becomes a folder 3 s later, before the
+    first retry (10 s): the task ends Completed after two runs.
+    """
+    run(["dvc", "repro", "prepare"], tiny_project)
+    remote = tmp_path / "remote"
+    remote.write_text("not a folder yet")
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], tiny_project)
+
+    def remote_comes_up() -> None:
+        remote.unlink()
+        remote.mkdir()
+
+    timer = threading.Timer(3, remote_comes_up)
+
+    @flow
+    def push_once() -> tuple[str, int]:
+        timer.start()
+        state = dvc_push(tiny_project, return_state=True)
+        with get_client(sync_client=True) as client:
+            return state.type.value, client.read_task_run(state.state_details.task_run_id).run_count
+
+    state, runs = push_once()
+    timer.join()
+    assert (state, runs) == ("COMPLETED", 2)
+    assert any(path.is_file() for path in remote.rglob("*")), "the retried push uploaded the outputs"
 
 
 def test_scheduled_run_completes(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:  # noqa: F811
