@@ -12,7 +12,7 @@ import yaml
 from flows.pipeline import distill_pipeline, publish_report
 from flows.serve import default_remote, dvc_pull, dvc_push, scheduled_pipeline
 from tasks.params import ParamsError, parse_params
-from tasks.stages import run_stage
+from flows.dvc_stages import run_stage
 from tests.conftest import ROOT, run
 from tests.prefect_server import PrefectServer, prefect_server, stop, wait_for  # noqa: F401  (fixture)
 
