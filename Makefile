@@ -16,14 +16,15 @@ $(VENV)/.installed: requirements.txt requirements-assets.txt constraints.txt
 	$(BIN)/pip install $(PIP_FLAGS) --no-deps -r requirements-assets.txt
 	touch $@
 
-# Run the pipeline as a Prefect flow (records every stage with DVC). PROFILE=mpnet selects profiles/mpnet.yaml.
+# Run the pipeline as a Prefect flow (each stage a `dvc repro` of it). JOBS=2: two independent stages at once.
+# PROFILE=mpnet selects profiles/mpnet.yaml, only when params.yaml has no uncommitted edits (flows/profile.py).
 run: $(VENV)/.installed
-	@if [ -n "$(PROFILE)" ]; then cp profiles/$(PROFILE).yaml params.yaml; echo "params.yaml <- profiles/$(PROFILE).yaml"; fi
-	python -m flows.pipeline
+	@if [ -n "$(PROFILE)" ]; then python -m flows.profile $(PROFILE); fi
+	python -m flows.pipeline --jobs $(or $(JOBS),1)
 
 # The same DAG driven by DVC alone.
 repro: $(VENV)/.installed
-	@if [ -n "$(PROFILE)" ]; then cp profiles/$(PROFILE).yaml params.yaml; fi
+	@if [ -n "$(PROFILE)" ]; then python -m flows.profile $(PROFILE); fi
 	python -m tasks.params
 	dvc repro
 

@@ -1,11 +1,13 @@
 """The distillation pipeline as one Prefect flow: the same DAG as ``dvc repro``.
 
     python -m flows.pipeline            # run with params.yaml; no server needed
+    python -m flows.pipeline --jobs 2   # at most 2 independent stages at once
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.pipeline   # report to a running UI
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 from pathlib import Path
@@ -17,11 +19,12 @@ if __name__ == "__main__":  # bad params: exit 2 before importing Prefect, which
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.dvc_stages import pipeline_stages, run_stage
 from tasks.cli import configure_logging
 from tasks.params import DEFAULT_PARAMS_FILE, load_params
 from tasks.report import REPORT_DIR, collect_rows
-from tasks.stages import pipeline_stages, run_stage
 
 
 @task(name="publish-report")
@@ -38,18 +41,26 @@ def publish_report(report_dir: Path = REPORT_DIR) -> str:
 
 
 @flow(name="distill-pipeline")
-def distill_pipeline(project_dir: str = ".") -> str:
-    """Validate params, run every stage of dvc.yaml in order (DVC skips unchanged ones), publish the report."""
+def distill_pipeline(project_dir: str = ".", jobs: int = 1) -> str:
+    """Validate params, run dvc.yaml's stages as a DAG of tasks (at most ``jobs`` at once), publish the report."""
     root = Path(project_dir).resolve()
     with contextlib.chdir(root):
         load_params(DEFAULT_PARAMS_FILE)
-        for stage in pipeline_stages(root):
-            run_stage(stage, root)
+        with ThreadPoolTaskRunner(max_workers=jobs) as runner:
+            futures = {}
+            for stage in pipeline_stages(root):
+                upstream = [futures[name] for name in stage.upstream]
+                futures[stage.name] = runner.submit(run_stage, {"stage": stage, "root": root}, wait_for=upstream)
+            for future in futures.values():
+                future.result()  # the first failed stage, upstream first, fails the flow
         return publish_report()
 
 
 def main(argv: list[str] | None = None) -> int:
-    report = distill_pipeline(".")
+    parser = argparse.ArgumentParser(prog="python -m flows.pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="independent stages run at once (default 1)")
+    args = parser.parse_args(argv)
+    report = distill_pipeline(".", jobs=args.jobs)
     print(f"report: {report}")
     return 0
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
+
+import yaml
 
 from tests.conftest import run
 
@@ -20,7 +24,8 @@ print(json.dumps(dims))
 
 
 def ran_stages(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+    """The stages DVC ran, from the output of `dvc repro` or of the flow (which streams it)."""
+    return re.findall(r"Running stage '([^']+)'", output)
 
 
 def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
@@ -96,16 +101,73 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path) -> None:
     assert json.loads((project / "metrics/benchmark.json").read_text())["method"]["rounds"] == 3
 
 
-def test_prefect_flow_end_to_end(tiny_project: Path) -> None:
-    first = run(["python", "-m", "flows.pipeline"], tiny_project)
-    assert "Flow run" in first.stderr + first.stdout and "Completed" in first.stderr + first.stdout
+def run_flow(project: Path, *args: str) -> str:
+    """``python -m flows.pipeline`` with a temporary Prefect server; its log."""
+    result = run(["python", "-m", "flows.pipeline", *args], project)
+    return result.stderr + result.stdout
+
+
+def stage_states(log: str) -> dict[str, str]:
+    """Each stage task's final Prefect state name (Completed, Cached), from the flow's log."""
+    finished = re.findall(r"Task run '([^']+)' - Finished in state (\w+)\(", log)
+    return {name: state for name, state in finished if not name.startswith("publish-report")}
+
+
+def stage_intervals(log: str) -> dict[str, tuple[str, str]]:
+    """When each stage that ran started its command and when its task finished (log timestamps)."""
+    started = {name: time for time, name in re.findall(r"^(\S+) .*Task run '([^']+)' - Running stage", log, re.M)}
+    finished = {name: time for time, name in re.findall(r"^(\S+) .*Task run '([^']+)' - Finished in state", log, re.M)}
+    return {name: (started[name], finished[name]) for name in started}
+
+
+def lock_digest(project: Path) -> dict:
+    """dvc.lock without content hashes: no two runs write identical bytes (model cards record training
+    time, embedding shards have random names, metrics record speeds); `dvc status` checks the hashes."""
+    lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
+    return {
+        name: {**stage, **{key: sorted(item["path"] for item in stage.get(key, [])) for key in ("deps", "outs")}}
+        for name, stage in lock.items()
+    }
+
+
+def test_prefect_flow_end_to_end(tiny_project: Path, tiny_pipeline_run: Path) -> None:
+    stages = run(["dvc", "stage", "list", "--names-only"], tiny_project).stdout.split()
+    first = run_flow(tiny_project, "--jobs", "2")
+    assert "Flow run" in first and "Completed" in first
     assert (tiny_project / "reports" / "report.md").is_file()
     assert (tiny_project / "models" / "L1" / "pca-quantized" / "32" / "onnx-int8" / "quantization.json").is_file()
+    assert stage_states(first) == dict.fromkeys(stages, "Completed")
+    assert sorted(ran_stages(first)) == sorted(stages)
+    # --jobs 2: independent stages ran at once, and dvc.lock is the one a sequential `dvc repro` writes.
+    intervals = sorted(stage_intervals(first).values())
+    assert any(later[0] < earlier[1] for earlier, later in zip(intervals, intervals[1:])), intervals
+    assert lock_digest(tiny_project) == lock_digest(tiny_pipeline_run.parent / "sequential")
     # The flow recorded every stage with DVC: nothing left for dvc to do.
     assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."
     assert ran_stages(run(["dvc", "repro"], tiny_project).stdout) == []
 
-    second = run(["python", "-m", "flows.pipeline"], tiny_project)
-    log = second.stderr + second.stdout
-    assert "done, recorded in dvc.lock" not in log
-    assert log.count("up to date, skipped") == 13  # every stage of dvc.yaml
+    second = run_flow(tiny_project)
+    assert stage_states(second) == dict.fromkeys(stages, "Cached")
+    assert ran_stages(second) == []
+
+
+def test_flow_restores_from_run_cache(tiny_project: Path) -> None:
+    """Switch params.yaml to another configuration and back: the flow restores, as `dvc repro` does."""
+    params = tiny_project / "params.yaml"
+    original = params.read_text()
+    measured = ["metrics/students/L1.json", "metrics/eval/L1.json"]
+    run_flow(tiny_project)
+    first = {path: (tiny_project / path).read_text() for path in measured}
+
+    params.write_text(original.replace("  eval_steps: 4\n  seed: 42", "  eval_steps: 4\n  seed: 7"))
+    assert "student@L1" in ran_stages(run_flow(tiny_project))
+
+    params.write_text(original)
+    started = time.monotonic()
+    back = run_flow(tiny_project)
+    print(f"run-cache round trip: {time.monotonic() - started:.1f} s")
+    assert "student@L1" not in ran_stages(back) and "quantize@L1" not in ran_stages(back)
+    assert stage_states(back)["student@L1"] == "Cached"
+    assert "Stage 'student@L1' is cached - skipping run" in back
+    assert {path: (tiny_project / path).read_text() for path in measured} == first
+    assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."

@@ -1,0 +1,78 @@
+"""The bridge from Prefect to DVC: each stage of ``dvc.yaml`` is one Prefect task that runs ``dvc repro``.
+
+A task runs ``dvc --wait-for-lock repro --single-item <stage>`` in a subprocess, so both drivers
+have DVC's semantics: old outputs are removed first, a result DVC's run-cache holds is restored
+instead of recomputed, DVC's repository lock is respected, and each stage runs in a fresh process
+(no thread settings, RNG state or memory carried from one stage to the next). DVC releases its lock
+while a stage's command runs, so independent stages can run at once and ``dvc.lock`` is only
+written under the lock. The task's state says what happened: ``Completed`` when the stage ran,
+``Cached`` when it was up to date or restored from the run-cache.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+from dvc.repo import Repo
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, State
+
+
+class StageFailed(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # DVC's address of the stage: prepare, student@L1, pca@L1-32
+    upstream: tuple[str, ...]  # the stages whose outputs it reads
+    current: bool  # it and every stage upstream of it are up to date: nothing to run
+
+
+def pipeline_stages(root: Path) -> list[Stage]:
+    """Every stage of ``root/dvc.yaml``, upstream before downstream, with what ``dvc status`` says now."""
+    with Repo(str(root), _wait_for_lock=True) as repo:  # `dvc --wait-for-lock status`
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        changed = set(repo.status())
+        stale = {s for s in graph if s.addressing in changed}
+        stale |= {a for s in list(stale) for a in nx.ancestors(graph, s)}  # stages downstream of a changed one
+        ordered = nx.lexicographical_topological_sort(graph.reverse(copy=False), key=lambda s: s.addressing)
+        return [
+            Stage(s.addressing, tuple(sorted(u.addressing for u in graph.successors(s))), s not in stale)
+            for s in ordered
+        ]
+
+
+def cached(message: str) -> State:
+    return Completed(name="Cached", message=message)
+
+
+@task(name="dvc-stage", task_run_name="{stage.name}", cache_policy=NO_CACHE)
+def run_stage(stage: Stage, root: Path) -> State:
+    """Bring one stage up to date with ``dvc repro --single-item``, streaming DVC's output to the run's log."""
+    log = get_run_logger()
+    if stage.current:
+        log.info("%s: up to date", stage.name)
+        return cached("up to date")
+    # The stage commands say `python`: make it this environment's, as `make` does.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage.name]
+    outcome = "ran"
+    with subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as dvc:
+        for line in dvc.stdout:
+            if line.strip():
+                log.info(line.rstrip())
+            if line.startswith(f"Stage '{stage.name}' is cached"):
+                outcome = "restored from the run-cache"
+            elif line.startswith(f"Stage '{stage.name}' didn't change"):
+                outcome = "up to date"
+    if dvc.returncode:
+        raise StageFailed(f"stage {stage.name}: dvc repro exited with status {dvc.returncode}")
+    log.info("%s: %s, recorded in dvc.lock", stage.name, outcome)
+    return Completed(message=outcome) if outcome == "ran" else cached(outcome)
