@@ -26,6 +26,7 @@ from optimum.onnxruntime.configuration import AutoQuantizationConfig
 from sentence_transformers import SentenceTransformer
 
 from tasks.benchmark import Timed, benchmark_sentences, summarise, time_rounds
+from tasks.models import onnx_session_options
 from tasks.params import load_or_exit
 from tasks.paths import student_dir
 from tasks.quantize import cpu_quantization_config
@@ -35,22 +36,19 @@ def configs(cpu: str) -> dict[str, tuple[object, dict]]:
     """Name -> (quantization config, session options): the stage's choice first, then the alternatives tried."""
     auto = getattr(AutoQuantizationConfig, cpu)
     return {
-        f"{cpu} (the quantize stage)": (auto(is_static=False), {}),
+        f"{cpu}, no thread spinning (the pipeline's)": (auto(is_static=False), {}),
+        "thread spinning on (ONNX Runtime's default)": (auto(is_static=False), {"session.intra_op.allow_spinning": "1"}),
         "per-tensor weights": (auto(is_static=False, per_channel=False), {}),
         "MatMul only (embeddings fp32)": (auto(is_static=False, operators_to_quantize=["MatMul"]), {}),
-        "no thread spinning": (auto(is_static=False), {"session.intra_op.allow_spinning": "0"}),
-        "graph optimizations off": (auto(is_static=False), {"graph_optimization_level": "disable"}),
+        "graph optimizations off": (auto(is_static=False), {"graph_optimizations": "off"}),
     }
 
 
 def session_options(threads: int, extra: dict) -> onnxruntime.SessionOptions:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    for key, value in extra.items():
-        if key == "graph_optimization_level":
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-        else:
-            options.add_session_config_entry(key, value)
+    """The pipeline's session options (``load_variant``), with one setting changed."""
+    options = onnx_session_options(threads, {k: v for k, v in extra.items() if k != "graph_optimizations"})
+    if extra.get("graph_optimizations") == "off":
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     return options
 
 
