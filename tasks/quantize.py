@@ -5,7 +5,8 @@
   ``models/<name>/pca-quantized/<dim>/<backend>``: the PCA model with the student's int8 Transformer.
 
 Each folder is the fp32 model (so it still loads with plain ``SentenceTransformer(path)``) plus the
-int8 weights, named in ``quantization.json``; ``load_variant`` loads any of them with the right backend.
+int8 weights, named in ``quantization.json``; ``tasks.models.load_variant`` loads any of them with the
+right backend, safely (see ``tasks/models.py``).
 
 - ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
   quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
@@ -19,10 +20,6 @@ int8 weights, named in ``quantization.json``; ``load_variant`` loads any of them
   cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
   state dict (tensors only) is saved and reloaded with ``torch.load(weights_only=True)`` into a
   freshly quantized copy of the fp32 model.
-
-A model folder may come from elsewhere (a DVC remote), so loading one runs no code from it: nothing
-is unpickled beyond tensors, every file name ``quantization.json`` and ``modules.json`` give must stay
-inside the folder, and ``modules.json`` may name only sentence-transformers' own module types.
 """
 
 from __future__ import annotations
