@@ -40,7 +40,7 @@ bench: $(VENV)/.installed
 # Speed of every built model against the teacher, timed again (after make run): the benchmark stage, forced.
 bench-variants: $(VENV)/.installed
 	dvc repro -f -s benchmark
-	python -m tasks.report
+	dvc repro report
 
 clean:
 	rm -rf .work .prefect
