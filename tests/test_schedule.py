@@ -24,7 +24,7 @@ def test_cron_comes_from_params() -> None:
     tiny = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     assert parse_params({**tiny, "schedule": {"cron": "30 1 * * 1"}}).schedule.cron == "30 1 * * 1"
     assert parse_params({k: v for k, v in tiny.items() if k != "schedule"}).schedule.cron == "0 3 * * *"
-    with pytest.raises(ParamsError, match="schedule.cron: String should match pattern"):
+    with pytest.raises(ParamsError, match="schedule.cron: .every day. is not a valid 5-field cron expression"):
         parse_params({**tiny, "schedule": {"cron": "every day"}})
 
 
