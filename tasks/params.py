@@ -294,7 +294,7 @@ def check_inputs(params: Params) -> Iterator[str]:
     for key, ref, kind in (("prepare.stsb", prepare.stsb, "stsb"), ("prepare.corpus", prepare.corpus, "corpus")):
         try:
             assets.check_data_ref(ref, key=key, kind=kind, column=prepare.corpus_column)
-        except ParamsError as exc:
+        except assets.AssetError as exc:
             yield str(exc)
 
 
@@ -322,7 +322,7 @@ def check_models(params: Params) -> Iterator[str]:
         if spec.model is not None:
             try:
                 student_dim = assets.model_facts(spec.model, key=f"{key}.model").dimension
-            except ParamsError as exc:
+            except assets.AssetError as exc:
                 yield str(exc)
                 continue
             if student_dim != teacher.dimension and spec.projection == "none":
@@ -385,7 +385,7 @@ def parse_params(raw: Any) -> Params:
     for check in CHECKS:
         try:
             problems.extend(check(params))
-        except ParamsError as exc:  # a check that cannot go on (e.g. no teacher config to compare with)
+        except (ParamsError, assets.AssetError) as exc:  # a check that cannot go on (e.g. no teacher config)
             problems.append(str(exc))
     if problems:
         raise ParamsError("\n".join(problems))
