@@ -1,14 +1,11 @@
-"""PCA dimensionality reduction, stored inside the model as a centred ``Dense`` layer.
+"""Stage ``pca@NAME-DIM``: PCA dimensionality reduction, stored inside the model as a centred ``Dense`` layer.
 
-Two entry points, both reading ``params.pca`` and ``models/<name>/student``:
+    python -m tasks.pca NAME DIM
 
-- ``python -m tasks.pca NAME`` (stage ``student_embeddings@NAME``): the student's own embeddings of
-  ``fit_sentences`` training sentences, taken before ``Normalize``, cached in Parquet like the
-  teacher's in ``data/student_embeddings/<name>`` (a persistent output: nothing is encoded twice).
-- ``python -m tasks.pca NAME DIM`` (stage ``pca@NAME-DIM``): fits scikit-learn's PCA on that cache
-  (above ``in_memory_rows`` an IncrementalPCA reads it in chunks) and writes an ordinary
-  sentence-transformers model to ``models/<name>/pca/<dim>`` and its explained variance to
-  ``metrics/pca/<name>/<dim>.json``. Each dimension is its own stage: adding one fits only it.
+Fits scikit-learn's PCA on the student's cached embeddings (stage ``student_embeddings``; above
+``pca.in_memory_rows`` an IncrementalPCA reads them in chunks) and writes an ordinary
+sentence-transformers model to ``models/<name>/pca/<dim>`` and its explained variance to
+``metrics/pca/<name>/<dim>.json``. Each dimension is its own stage: adding one fits only it.
 
 Unlike the reference script, the projection keeps the mean (``bias = -W @ mean``, so it is the true
 PCA) and sits before ``Normalize``, so the reduced embeddings are still unit length.
@@ -27,17 +24,13 @@ from sentence_transformers.sentence_transformer.modules import Dense
 from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences
-from tasks.embedding_cache import EmbeddingCache
 from tasks.fileio import atomic_dir, write_json
-from tasks.models import cache_for, embed_corpus, split_normalize, without_normalize
+from tasks.models import cache_for, split_normalize
 from tasks.params import Params
 from tasks.paths import pca_dir, student_dir, student_embeddings_dir
+from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
 
 log = logging.getLogger(__name__)
-
-BODY_OUTPUT = "before-normalize"
-
 
 def pca_dense(pca: PCA | IncrementalPCA, dimension: int) -> Dense:
     weight = torch.tensor(pca.components_[:dimension], dtype=torch.float32)
@@ -70,27 +63,6 @@ def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: i
     return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
 
 
-def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:
-    """The student, and its body."""
-    model = SentenceTransformer(str(student_dir(name)))
-    return model, without_normalize(model)
-
-
-def fit_sentences(params: Params) -> list[str]:
-    return corpus_sentences("train")[: params.pca.fit_sentences]
-
-
-def embed_student(name: str, params: Params) -> EmbeddingCache:
-    """Cache the student's body outputs for the fitting sentences; every dimension's stage reads them."""
-    _, body = student_body(name)
-    cache, stats = embed_corpus(
-        body, student_dir(name), fit_sentences(params), cache_root=student_embeddings_dir(name),
-        batch_size=params.pca.batch_size, output=BODY_OUTPUT,
-    )
-    log.info("student %s embeddings for PCA: %s", name, stats)
-    return cache
-
-
 def reduce_student(name: str, dim: int, params: Params) -> dict:
     """Fit the ``dim``-component PCA on the student's cached embeddings and save the reduced model."""
     model, body = student_body(name)
@@ -111,7 +83,7 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_for_student("pca", argv, student=embed_student, dimension=reduce_student)
+    return run_for_student("pca", argv, dimension=reduce_student)
 
 
 if __name__ == "__main__":

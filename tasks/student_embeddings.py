@@ -1,0 +1,40 @@
+"""Stage ``student_embeddings@NAME``: the student's own embeddings of ``pca.fit_sentences`` training
+sentences, taken before ``Normalize``, cached in Parquet like the teacher's in
+``data/student_embeddings/<name>`` (a persistent output, keyed by the student's fingerprint: nothing
+is encoded twice). Every PCA dimension's stage fits on this cache.
+
+    python -m tasks.student_embeddings NAME
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tasks.cli import configure_logging, run_for_student
+from tasks.embedding_cache import EmbeddingCache
+from tasks.models import embed_corpus
+from tasks.params import Params
+from tasks.paths import student_dir, student_embeddings_dir
+from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
+
+log = logging.getLogger(__name__)
+
+
+def embed_student(name: str, params: Params) -> EmbeddingCache:
+    """Cache the student's body outputs for the fitting sentences."""
+    _, body = student_body(name)
+    cache, stats = embed_corpus(
+        body, student_dir(name), fit_sentences(params), cache_root=student_embeddings_dir(name),
+        batch_size=params.pca.batch_size, output=BODY_OUTPUT,
+    )
+    log.info("student %s embeddings for PCA: %s", name, stats)
+    return cache
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_for_student("student_embeddings", argv, student=embed_student)
+
+
+if __name__ == "__main__":
+    configure_logging()
+    raise SystemExit(main())
