@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tasks import assets
+from tasks.paths import DATA_INPUTS, MODEL_INPUTS
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
@@ -298,6 +300,32 @@ def check_inputs(params: Params) -> Iterator[str]:
             yield str(exc)
 
 
+def check_local_inputs(params: Params) -> Iterator[str]:
+    """A local file or folder the params name lies under ``inputs/data/`` or ``inputs/models/``: dvc.yaml
+    lists those folders as deps of the stages that read them, so DVC reruns a stage when its input changes."""
+    refs = [
+        ("prepare.corpus", params.prepare.corpus, DATA_INPUTS),
+        ("prepare.stsb", params.prepare.stsb, DATA_INPUTS),
+        ("teacher.model", params.teacher.model, MODEL_INPUTS),
+        *((f"students.{name}.model", spec.model, MODEL_INPUTS) for name, spec in params.students.items() if spec.model),
+    ]
+    for key, ref, folder in refs:
+        path = Path(os.path.abspath(Path(ref).expanduser()))  # symlinks kept: a linked file is fine
+        if not path.exists():
+            continue  # a packaged or hub name, or a path check_inputs and check_models report as missing
+        root = Path.cwd() / folder
+        if not path.is_relative_to(root) or path == root:
+            yield (
+                f"{key}: local path {ref!r} is outside {folder}/, where DVC sees when an input changes; "
+                f"copy it there (a file may be a symlink) or name a packaged or hub input instead"
+            )
+            continue
+        inside = [path, *(path.rglob("*") if path.is_dir() else ())]
+        linked = [p for p in [*path.parents, *inside] if p.is_relative_to(root) and p.is_symlink() and p.is_dir()]
+        if linked:
+            yield f"{key}: {linked[0].relative_to(Path.cwd())} is a symlink to a folder, which DVC does not follow; copy the folder instead"
+
+
 def check_models(params: Params) -> Iterator[str]:
     """Checks that need the teacher's config (layer count, embedding size, positions); reads no weights."""
     teacher = assets.model_facts(params.teacher.model, key="teacher.model")
@@ -370,7 +398,7 @@ def _importable(module: str) -> bool:
     return spec is not None
 
 
-CHECKS = (check_students, check_relations, check_cron, check_inputs, check_backends, check_models)
+CHECKS = (check_students, check_relations, check_cron, check_inputs, check_local_inputs, check_backends, check_models)
 
 
 def parse_params(raw: Any) -> Params:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+DATA_INPUTS = Path("inputs/data")  # local corpora and STSb folders the params name: a DVC dep of prepare
+MODEL_INPUTS = Path("inputs/models")  # local model folders the params name: a DVC dep of every stage loading one
 PREPARED_DIR = Path("data/prepared")
 EMBEDDINGS_DIR = Path("data/embeddings")
 TEACHER_FILE = Path("data/teacher.json")

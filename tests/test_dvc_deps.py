@@ -20,6 +20,8 @@ from tests.conftest import ROOT
 
 
 DATA_READ_BY = {"tasks/assets.py": "tasks/asset_digests.json"}  # project files a module reads besides code
+# The local-input folders, and what a stage module says when it reads an input the params name.
+LOCAL_INPUTS = {"inputs/data": ("params.corpus", "params.stsb"), "inputs/models": ("teacher.model", "spec.model", "load_model(params.model")}
 
 
 def project_imports(module: str) -> set[str]:
@@ -45,25 +47,32 @@ def project_imports(module: str) -> set[str]:
 
 
 def stage_commands() -> list[tuple[str, str, list[str]]]:
-    """(stage, module, code deps) of every stage in dvc.yaml, foreach and matrix stages once each."""
+    """(stage, module, file deps) of every stage in dvc.yaml, foreach and matrix stages once each."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     found = []
     for name, stage in stages.items():
         body = stage.get("do", stage)
         words = shlex.split(body["cmd"])
         assert words[:2] == ["python", "-m"], f"{name}: {body['cmd']}"
-        deps = [d for d in body.get("deps", []) if isinstance(d, str) and d.startswith("tasks/")]
-        found.append((name, words[2], deps))
+        found.append((name, words[2], [d for d in body.get("deps", []) if isinstance(d, str)]))
     return found
 
 
 @pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
 def test_each_stage_lists_exactly_the_project_code_it_imports(stage: str, module: str, deps: list[str]) -> None:
     closure = project_imports(module)
+    deps = [d for d in deps if d.startswith("tasks/")]
     assert sorted(deps) == sorted(closure), (
         f"{stage}: dvc.yaml lists {sorted(set(deps) - closure)} that it does not import, "
         f"and misses {sorted(closure - set(deps))} that it imports"
     )
+
+
+@pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
+def test_a_stage_that_reads_a_local_input_lists_its_folder(stage: str, module: str, deps: list[str]) -> None:
+    source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+    for folder, reads in LOCAL_INPUTS.items():
+        assert (folder in deps) == any(read in source for read in reads), f"{stage}: {folder} listed {folder in deps}"
 
 
 def missing_keys(model: type[BaseModel], raw: dict, prefix: str) -> list[str]:

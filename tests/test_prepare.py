@@ -74,14 +74,15 @@ def test_unusable_corpora_stop_prepare_with_counts(tmp_path: Path, case: str, na
 
 
 def test_prepare_on_an_unusable_corpus_exits_2_without_a_traceback(tmp_path: Path) -> None:
-    (tmp_path / "corpus.txt").write_bytes(b"\n\n\n")
+    (tmp_path / "inputs" / "data").mkdir(parents=True)
+    (tmp_path / "inputs" / "data" / "corpus.txt").write_bytes(b"\n\n\n")
     params = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
-    params["prepare"]["corpus"] = "corpus.txt"
+    params["prepare"]["corpus"] = "inputs/data/corpus.txt"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     result = run(["python", "-m", "tasks.prepare"], tmp_path, check=False, env={**TEST_ENV, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: prepare.corpus: 'corpus.txt' has no usable sentence (3 lines read, 3 blank, 0 undecodable, "
+        "error: prepare.corpus: 'inputs/data/corpus.txt' has no usable sentence (3 lines read, 3 blank, 0 undecodable, "
         "0 sentences kept; a sentence needs prepare.min_chars=10 characters)"
     )
     assert "Traceback" not in result.stderr
