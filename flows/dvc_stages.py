@@ -11,9 +11,13 @@ written under the lock. The task's state says what happened: ``Completed`` when 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +53,47 @@ def pipeline_stages(root: Path) -> list[Stage]:
         ]
 
 
+class DevicePool:
+    """With several GPUs, each running stage holds one of its own: its process sees only that GPU
+    (``CUDA_VISIBLE_DEVICES``), so two stages at once never share a device. With one GPU or none,
+    stages see what the flow sees."""
+
+    def __init__(self, devices: list[str]) -> None:
+        self.devices = devices
+        self._free: queue.Queue[str] = queue.Queue()
+        for device in devices:
+            self._free.put(device)
+
+    @classmethod
+    def detect(cls) -> DevicePool:
+        """The GPUs this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else those ``nvidia-smi -L`` lists."""
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:
+            return cls([d.strip() for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+        if shutil.which("nvidia-smi") is None:
+            return cls([])
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False).stdout
+        return cls([str(i) for i, line in enumerate(listed.splitlines()) if line.startswith("GPU ")])
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[dict[str, str]]:
+        """The environment a stage runs with while it holds a device (blocks until one is free)."""
+        if len(self.devices) < 2:
+            yield {}
+            return
+        device = self._free.get()
+        try:
+            yield {"CUDA_VISIBLE_DEVICES": device}
+        finally:
+            self._free.put(device)
+
+
 def cached(message: str) -> State:
     return Completed(name="Cached", message=message)
 
 
 @task(name="dvc-stage", task_run_name="{stage.name}", cache_policy=NO_CACHE)
-def run_stage(stage: Stage, root: Path) -> State:
+def run_stage(stage: Stage, root: Path, devices: DevicePool | None = None) -> State:
     """Bring one stage up to date with ``dvc repro --single-item``, streaming DVC's output to the run's log."""
     log = get_run_logger()
     if stage.current:
@@ -63,16 +102,25 @@ def run_stage(stage: Stage, root: Path) -> State:
     # The stage commands say `python`: make it this environment's, as `make` does.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage.name]
+    with (devices or DevicePool([])).hold() as device_env:
+        if device_env:
+            log.info("%s: on GPU %s", stage.name, device_env["CUDA_VISIBLE_DEVICES"])
+        outcome = stream_dvc(cmd, root, {**env, **device_env}, stage.name, log)
+    log.info("%s: %s, recorded in dvc.lock", stage.name, outcome)
+    return Completed(message=outcome) if outcome == "ran" else cached(outcome)
+
+
+def stream_dvc(cmd: list[str], root: Path, env: dict[str, str], name: str, log) -> str:
+    """Run ``cmd``, log its output line by line; what DVC did: ran, restored from the run-cache, up to date."""
     outcome = "ran"
     with subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as dvc:
         for line in dvc.stdout:
             if line.strip():
                 log.info(line.rstrip())
-            if line.startswith(f"Stage '{stage.name}' is cached"):
+            if line.startswith(f"Stage '{name}' is cached"):
                 outcome = "restored from the run-cache"
-            elif line.startswith(f"Stage '{stage.name}' didn't change"):
+            elif line.startswith(f"Stage '{name}' didn't change"):
                 outcome = "up to date"
     if dvc.returncode:
-        raise StageFailed(f"stage {stage.name}: dvc repro exited with status {dvc.returncode}")
-    log.info("%s: %s, recorded in dvc.lock", stage.name, outcome)
-    return Completed(message=outcome) if outcome == "ran" else cached(outcome)
+        raise StageFailed(f"stage {name}: dvc repro exited with status {dvc.returncode}")
+    return outcome

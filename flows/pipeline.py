@@ -21,7 +21,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.dvc_stages import pipeline_stages, run_stage
+from flows.dvc_stages import DevicePool, pipeline_stages, run_stage
 from tasks.cli import configure_logging
 from tasks.params import DEFAULT_PARAMS_FILE, load_params
 from tasks.report import REPORT_DIR, collect_rows
@@ -42,15 +42,19 @@ def publish_report(report_dir: Path = REPORT_DIR) -> str:
 
 @flow(name="distill-pipeline")
 def distill_pipeline(project_dir: str = ".", jobs: int = 1) -> str:
-    """Validate params, run dvc.yaml's stages as a DAG of tasks (at most ``jobs`` at once), publish the report."""
+    """Validate params, run dvc.yaml's stages as a DAG of tasks (at most ``jobs`` at once, each on a GPU of its
+    own when there are several), publish the report."""
     root = Path(project_dir).resolve()
     with contextlib.chdir(root):
         load_params(DEFAULT_PARAMS_FILE)
+        devices = DevicePool.detect() if jobs > 1 else DevicePool([])
         with ThreadPoolTaskRunner(max_workers=jobs) as runner:
             futures = {}
             for stage in pipeline_stages(root):
                 upstream = [futures[name] for name in stage.upstream]
-                futures[stage.name] = runner.submit(run_stage, {"stage": stage, "root": root}, wait_for=upstream)
+                futures[stage.name] = runner.submit(
+                    run_stage, {"stage": stage, "root": root, "devices": devices}, wait_for=upstream
+                )
             for future in futures.values():
                 future.result()  # the first failed stage, upstream first, fails the flow
         return publish_report()
