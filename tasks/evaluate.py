@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
+from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 from sentence_transformers.util.quantization import quantize_embeddings
 
 from tasks import assets

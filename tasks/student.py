@@ -27,8 +27,8 @@ import pyarrow as pa
 import torch
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-from sentence_transformers.evaluation import MSEEvaluator, SequentialEvaluator
-from sentence_transformers.losses import MSELoss
+from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
+from sentence_transformers.sentence_transformer.losses import MSELoss
 from sklearn.decomposition import PCA
 from transformers import set_seed
 
