@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
-from dvc.repo import Repo
+from dvc.repo import Repo, lock_repo
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
@@ -41,7 +41,8 @@ class Stage:
 
 def pipeline_stages(root: Path) -> list[Stage]:
     """Every stage of ``root/dvc.yaml``, upstream before downstream, with what ``dvc status`` says now."""
-    with Repo(str(root), _wait_for_lock=True) as repo:  # `dvc --wait-for-lock status`
+    # `dvc --wait-for-lock status`, holding the lock around both reads so DVC builds its index once
+    with Repo(str(root), _wait_for_lock=True) as repo, lock_repo(repo):
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
         changed = set(repo.status())
         stale = {s for s in graph if s.addressing in changed}

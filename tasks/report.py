@@ -21,15 +21,10 @@ import logging
 import sys
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from tasks.cli import configure_logging  # noqa: E402
-from tasks.fileio import atomic_path, write_json  # noqa: E402
-from tasks.params import Params, load_params  # noqa: E402
-from tasks.paths import BENCHMARK_FILE, EVAL_DIR, TEACHER, eval_file  # noqa: E402
+from tasks.cli import configure_logging
+from tasks.fileio import atomic_path, write_json
+from tasks.params import Params, load_params
+from tasks.paths import BENCHMARK_FILE, EVAL_DIR, TEACHER, eval_file
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +181,11 @@ def plot(points: list[tuple[float, float, str, bool]], xlabel: str, title: str, 
     Labels are placed bottom-up and each one moves up until it overlaps none placed before, with a
     leader line back to its point once moved, so no two labels overlap.
     """
+    import matplotlib  # here, not at the top: the flow reads the rows without paying for matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(9, 6))
     for x, y, _, on_front in points:
         ax.scatter(x, y, color="tab:red" if on_front else "tab:blue", s=18, zorder=3)
