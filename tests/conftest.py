@@ -61,3 +61,15 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (project.parent / "sequential").mkdir()
     shutil.copy2(project / "dvc.lock", project.parent / "sequential" / "dvc.lock")
     return project
+
+
+@pytest.fixture
+def finished_project(tiny_pipeline_run: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the finished run: seconds to copy, where a run takes minutes.
+
+    The copy takes .git and .dvc/cache with it, run-cache included, so DVC finds it up to date and
+    restores a stage it has seen before instead of running it.
+    """
+    project = tmp_path / "finished"
+    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
+    return project
