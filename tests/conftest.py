@@ -52,14 +52,13 @@ def tiny_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny profile run once end to end with `dvc repro`; shared by tests that only read its outputs.
+    """The tiny profile run once end to end with `dvc repro`, for tests that only read it.
 
-    Its dvc.lock as `dvc repro` wrote it stays in ``../sequential/`` (a test later runs experiments here).
+    Tests never change it (a test that does takes ``finished_project``), so its dvc.lock stays the one
+    a sequential `dvc repro` wrote.
     """
     project = make_project(tmp_path_factory.mktemp("pipeline") / "project")
     run(["dvc", "repro"], project)
-    (project.parent / "sequential").mkdir()
-    shutil.copy2(project / "dvc.lock", project.parent / "sequential" / "dvc.lock")
     return project
 
 
