@@ -52,12 +52,23 @@ def tiny_project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny profile run once end to end with `dvc repro`; shared by tests that only read its outputs.
+    """The tiny profile run once end to end with `dvc repro`, for tests that only read it.
 
-    Its dvc.lock as `dvc repro` wrote it stays in ``../sequential/`` (a test later runs experiments here).
+    Tests never change it (a test that does takes ``finished_project``), so its dvc.lock stays the one
+    a sequential `dvc repro` wrote.
     """
     project = make_project(tmp_path_factory.mktemp("pipeline") / "project")
     run(["dvc", "repro"], project)
-    (project.parent / "sequential").mkdir()
-    shutil.copy2(project / "dvc.lock", project.parent / "sequential" / "dvc.lock")
+    return project
+
+
+@pytest.fixture
+def finished_project(tiny_pipeline_run: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the finished run: seconds to copy, where a run takes minutes.
+
+    The copy takes .git and .dvc/cache with it, run-cache included, so DVC finds it up to date and
+    restores a stage it has seen before instead of running it.
+    """
+    project = tmp_path / "finished"
+    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
     return project

@@ -247,14 +247,25 @@ def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransform
     assert cosine(reloaded, minilm.encode(sentences)).mean() >= 0.9  # per-tensor torch int8 is coarser than ONNX
 
 
-@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
-def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, sentences: list[str], precision: str) -> None:
-    calibration = minilm.encode(sentences[:100], normalize_embeddings=True)
+@pytest.fixture(scope="module")
+def stsb_test_scored(minilm: SentenceTransformer, sentences: list[str]) -> dict:
+    """STSb test pairs, their float32 embeddings and float32 score: the same for every precision, so computed once."""
     test = load_stsb("sentence-transformers/stsb")["test"].select(range(200))
-    first, second = list(test["sentence1"]), list(test["sentence2"])
+    first, second, scores = list(test["sentence1"]), list(test["sentence2"]), list(test["score"])
+    return {
+        "first": first, "second": second, "scores": scores,
+        "calibration": minilm.encode(sentences[:100], normalize_embeddings=True),
+        "embeddings": dict(zip(first + second, minilm.encode(first + second))),
+        "float32": EmbeddingSimilarityEvaluator(first, second, scores, name="sts-test")(minilm),
+    }
+
+
+@pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
+def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, stsb_test_scored: dict, precision: str) -> None:
+    first, second, float32 = stsb_test_scored["first"], stsb_test_scored["second"], stsb_test_scored["float32"]
     evaluator = CalibratedSimilarityEvaluator(
-        first, second, list(test["score"]), name="sts-test", precision=precision,
-        calibration_embeddings=calibration, embeddings=dict(zip(first + second, minilm.encode(first + second))),
+        first, second, stsb_test_scored["scores"], name="sts-test", precision=precision,
+        calibration_embeddings=stsb_test_scored["calibration"], embeddings=stsb_test_scored["embeddings"],
     )
     vectors = evaluator.embed_inputs(minilm, first[:10])
     assert vectors.shape == (10, 384)
@@ -263,6 +274,5 @@ def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, se
     else:
         assert np.array_equal(vectors, np.round(vectors)) and vectors.min() >= -128 and vectors.max() <= 255
     assert 384 * BITS_PER_VALUE[precision] // 8 == {"int8": 384, "uint8": 384, "binary": 48, "ubinary": 48}[precision]
-    float32 = EmbeddingSimilarityEvaluator(first, second, list(test["score"]), name="sts-test")(minilm)
     quantized = evaluator(minilm)
     assert quantized["sts-test_spearman_cosine"] > 0.9 * float32["sts-test_spearman_cosine"]

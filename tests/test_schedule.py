@@ -58,16 +58,16 @@ def test_a_failed_push_is_retried(tiny_project: Path, tmp_path: Path) -> None:
     assert any(path.is_file() for path in remote.rglob("*")), "the retried push uploaded the outputs"
 
 
-def test_scheduled_run_completes(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:  # noqa: F811
-    run(["dvc", "repro"], tiny_project)  # the scheduled run then only checks DVC's cache: fast
-    assert default_remote(tiny_project) is None  # pull/push skip quietly without one (the UI test's path)
+def test_scheduled_run_completes(prefect_server: PrefectServer, finished_project: Path, tmp_path: Path) -> None:  # noqa: F811
+    project = finished_project  # a finished run: the scheduled run then only checks DVC's cache, fast
+    assert default_remote(project) is None  # pull/push skip quietly without one (the UI test's path)
     remote = tmp_path / "remote"
-    run(["dvc", "remote", "add", "-d", "local", str(remote)], tiny_project)
+    run(["dvc", "remote", "add", "-d", "local", str(remote)], project)
 
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve", "--interval", "10"], cwd=tiny_project, env=prefect_server.env(),
+            [sys.executable, "-m", "flows.serve", "--interval", "10"], cwd=project, env=prefect_server.env(),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -94,4 +94,4 @@ def test_scheduled_run_completes(prefect_server: PrefectServer, tiny_project: Pa
     assert subflow["state"]["type"] == "COMPLETED"
     assert prefect_server.post("/artifacts/filter", {"artifacts": {"key": {"any_": ["distill-report"]}, "flow_run_id": {"any_": [subflow["id"]]}}})
     assert any(path.is_file() for path in remote.rglob("*")), "dvc push uploaded the outputs"
-    assert "up to date" in run(["dvc", "status"], tiny_project).stdout
+    assert "up to date" in run(["dvc", "status"], project).stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -18,12 +17,6 @@ from sentence_transformers import SentenceTransformer
 from tests.conftest import TEST_ENV, run
 
 CHECKPOINTS = Path(".work/checkpoints/L1")
-
-
-def copy_of(tiny_pipeline_run: Path, tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
-    return project
 
 
 def state_written(checkpoint: Path) -> bool:
@@ -48,8 +41,8 @@ def kill_training_when(project: Path, reached: Callable[[], bool], interval: flo
     process.wait()
 
 
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(tiny_pipeline_run: Path, tmp_path: Path) -> None:
-    project = copy_of(tiny_pipeline_run, tmp_path)
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(finished_project: Path) -> None:
+    project = finished_project
     assert not (project / CHECKPOINTS).exists(), "a finished run left checkpoints to resume from"
     uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
     kill_training_when(project, lambda: state_written(project / CHECKPOINTS / "checkpoint-4"))
@@ -63,8 +56,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(tiny_pipeline_
     assert not (project / CHECKPOINTS).exists()
 
 
-def test_checkpoints_of_other_training_data_are_not_resumed(tiny_pipeline_run: Path, tmp_path: Path) -> None:
-    project = copy_of(tiny_pipeline_run, tmp_path)
+def test_checkpoints_of_other_training_data_are_not_resumed(finished_project: Path) -> None:
+    project = finished_project
     kill_training_when(project, lambda: state_written(project / CHECKPOINTS / "checkpoint-4"))
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["prepare"]["seed"] += 1  # other sentences: the checkpoint left behind was trained on the old ones
@@ -77,10 +70,8 @@ def test_checkpoints_of_other_training_data_are_not_resumed(tiny_pipeline_run: P
     assert metrics["steps"] == 8
 
 
-def test_training_killed_while_writing_a_checkpoint_resumes_from_the_last_complete_one(
-    tiny_pipeline_run: Path, tmp_path: Path
-) -> None:
-    project = copy_of(tiny_pipeline_run, tmp_path)
+def test_training_killed_while_writing_a_checkpoint_resumes_from_the_last_complete_one(finished_project: Path) -> None:
+    project = finished_project
     uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
     half_written = project / CHECKPOINTS / "checkpoint-8"
     kill_training_when(project, half_written.is_dir, interval=0.01)

@@ -3,7 +3,6 @@ exit 2, and leave every output of a finished run in place."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -88,16 +87,14 @@ BAD_EDITS = [  # (case, (section, key, bad value) in a finished run's params.yam
 
 @pytest.mark.parametrize(("case", "edit", "message"), BAD_EDITS, ids=[c[0] for c in BAD_EDITS])
 def test_bad_params_leave_a_finished_run_intact_under_dvc_repro(
-    tiny_pipeline_run: Path, tmp_path: Path, case: str, edit: tuple[str, str, object], message: str
+    finished_project: Path, case: str, edit: tuple[str, str, object], message: str
 ) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
+    project = finished_project
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "finished run"], project)
     outputs = sorted(p.relative_to(project) for p in (project / "models").rglob("*"))
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
 
-    # Edited as data: `dvc exp run -S` in other tests rewrites the shared run's params.yaml in its own layout.
     section, key, value = edit
     params = yaml.safe_load((project / "params.yaml").read_text())
     params[section][key] = value
