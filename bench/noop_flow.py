@@ -3,8 +3,9 @@ and the flow with its own temporary server, timed in interleaved rounds on a fin
 
     python -m bench.noop_flow PROJECT [--rounds 3]
 
-PROJECT is a project whose pipeline has run (``dvc status`` clean). The script starts a Prefect server
-on 127.0.0.1 (own home under PROJECT/.prefect-bench) for the "running server" case and stops it after.
+PROJECT is a project whose pipeline has run (``dvc status`` clean). For the "running server" case the
+script starts a Prefect server on 127.0.0.1 the way the tests do (its own home in a temporary folder)
+and stops it after.
 Prints each round's seconds, the median per command and its ratio to `dvc repro` in the same round.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,33 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{api}/health", timeout=5).status_code == 200:
-                return process, api
-        except httpx.HTTPError:
-            time.sleep(1)
-    process.kill()
-    raise SystemExit("prefect server did not start within 120 s")
+from tests.prefect_server import start_server, stop
 
 
 def timed(cmd: list[str], project: Path, env: dict[str, str]) -> float:
@@ -68,22 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     base = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     base = {k: v for k, v in base.items() if k != "PREFECT_API_URL"}
     home = Path(tempfile.mkdtemp(prefix="prefect-bench-"))
-    server, api = start_server(home)
+    server, running = start_server(home)
     commands = {
         "dvc repro": (["dvc", "repro"], base),
-        "flow, running server": ([sys.executable, "-m", "flows.pipeline"], {**base, "PREFECT_API_URL": api}),
+        "flow, running server": ([sys.executable, "-m", "flows.pipeline"], {**base, "PREFECT_API_URL": running.api_url}),
         "flow, temporary server": ([sys.executable, "-m", "flows.pipeline"], base),
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     try:
-        timed(*commands["flow, running server"][:1], project, commands["flow, running server"][1])  # warm-up
+        cmd, env = commands["flow, running server"]
+        timed(cmd, project, env)  # warm-up
         for round_ in range(args.rounds):
             for name, (cmd, env) in commands.items():
                 times[name].append(timed(cmd, project, env))
             print(f"round {round_ + 1}: " + ", ".join(f"{n} {t[-1]:.1f} s" for n, t in times.items()), flush=True)
     finally:
-        server.terminate()
-        server.wait(30)
+        stop(server)
         shutil.rmtree(home, ignore_errors=True)
     reference = times["dvc repro"]
     for name, seconds in times.items():

@@ -94,7 +94,7 @@ def cached(message: str) -> State:
 
 
 @task(name="dvc-stage", task_run_name="{stage.name}", cache_policy=NO_CACHE)
-def run_stage(stage: Stage, root: Path, devices: DevicePool | None = None) -> State:
+def run_stage(stage: Stage, root: Path, devices: DevicePool) -> State:
     """Bring one stage up to date with ``dvc repro --single-item``, streaming DVC's output to the run's log."""
     log = get_run_logger()
     if stage.current:
@@ -103,7 +103,7 @@ def run_stage(stage: Stage, root: Path, devices: DevicePool | None = None) -> St
     # The stage commands say `python`: make it this environment's, as `make` does.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage.name]
-    with (devices or DevicePool([])).hold() as device_env:
+    with devices.hold() as device_env:
         if device_env:
             log.info("%s: on GPU %s", stage.name, device_env["CUDA_VISIBLE_DEVICES"])
         outcome = stream_dvc(cmd, root, {**env, **device_env}, stage.name, log)
