@@ -12,11 +12,13 @@ DATA_INPUTS = Path("inputs/data")  # local corpora and STSb folders the params n
 MODEL_INPUTS = Path("inputs/models")  # local model folders the params name: a DVC dep of every stage loading one
 PREPARED_DIR = Path("data/prepared")
 EMBEDDINGS_DIR = Path("data/embeddings")
+STUDENT_EMBEDDINGS_DIR = Path("data/student_embeddings")
 TEACHER_FILE = Path("data/teacher.json")
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")
+CURRENT_FINGERPRINT_FILE = "current.json"  # in a student's persistent embedding cache: the fingerprint its last run used
 QUANTIZATION_FILE = "quantization.json"  # in an int8 model folder: its backend and the int8 files it adds
 TEACHER = "teacher"
 FP32 = "fp32"
@@ -39,7 +41,7 @@ def pca_quantized_dir(name: str, dim: int) -> Path:
 
 
 def student_embeddings_dir(name: str) -> Path:
-    return Path("data/student_embeddings") / name
+    return STUDENT_EMBEDDINGS_DIR / name
 
 
 def body_cache_root(name: str, group: str) -> Path:

@@ -4,9 +4,12 @@
 - ``python -m tasks.quantize NAME DIM`` (stage ``quantize_pca@NAME-DIM``) writes
   ``models/<name>/pca-quantized/<dim>/<backend>``: the PCA model with the student's int8 Transformer.
 
-Each folder is the fp32 model (so it still loads with plain ``SentenceTransformer(path)``) plus the
-int8 weights, named in ``quantization.json``; ``tasks.models.load_variant`` loads any of them with the
-right backend, safely (see ``tasks/models.py``).
+An ONNX or OpenVINO folder holds the model's configuration, tokenizer and small modules (Pooling,
+PCA ``Dense``, ``Normalize``) with the int8 weights named in ``quantization.json``, but not the
+Transformer's fp32 weights: those already live in the student folder, and a copy in every int8
+folder doubled the models' disk footprint. ``tasks.models.load_variant`` loads any of them with the
+right backend, safely (see ``tasks/models.py``); plain sentence-transformers loads one with
+``SentenceTransformer(path, backend="onnx" | "openvino", model_kwargs={"file_name": <file_name>})``.
 
 - ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
   quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
@@ -19,7 +22,7 @@ right backend, safely (see ``tasks/models.py``).
 - ``torch-int8``: torch dynamic quantization of the Linear layers, the fallback for models ONNX
   cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
   state dict (tensors only) is saved and reloaded with ``torch.load(weights_only=True)`` into a
-  freshly quantized copy of the fp32 model.
+  freshly quantized copy of the fp32 model, which is why its folder keeps the fp32 files.
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ TORCH_INT8_FILE = "torch_int8.pt"
 OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
 
 
+def drop_fp32_transformer(folder: Path) -> None:
+    """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads them."""
+    for pattern in ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin"):
+        for path in folder.glob(pattern):
+            path.unlink()
+
+
 def cpu_quantization_config() -> str:
     """The ONNX Runtime int8 config this CPU runs fastest: avx512_vnni, avx512, avx2 or arm64."""
     if platform.machine().lower() in {"arm64", "aarch64"}:
@@ -75,6 +85,7 @@ def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()
     onnx_model = SentenceTransformer(str(target), backend="onnx", device="cpu")
     export_dynamic_quantized_onnx_model(onnx_model, config, str(target))
     [onnx_file] = (target / "onnx").glob(f"model_*{config}.onnx")
+    drop_fp32_transformer(target)
     file_name = f"onnx/{onnx_file.name}"
     write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "files": [file_name], "config": config})
     return {"config": config}
@@ -101,6 +112,7 @@ def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] 
         for suffix in (".xml", ".bin"):
             [file] = Path(tmp).rglob(f"openvino_model{suffix}")
             shutil.copy2(file, (target / OPENVINO_INT8_FILE).with_suffix(suffix))
+    drop_fp32_transformer(target)
     files = [OPENVINO_INT8_FILE, str(Path(OPENVINO_INT8_FILE).with_suffix(".bin"))]
     write_json(target / QUANTIZATION_FILE, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE, "files": files})
     return {"calibration_sentences": len(dataset)}
@@ -129,6 +141,7 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
         export_torch_int8(pca_model, target)
         return
     shutil.copytree(pca_model, target)
+    drop_fp32_transformer(target)
     for name in info["files"]:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(int8_student / name, assets.file_in_folder(target, name, "quantization.json"))

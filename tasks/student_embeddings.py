@@ -1,7 +1,8 @@
 """Stage ``student_embeddings@NAME``: the student's own embeddings of ``pca.fit_sentences`` training
 sentences, taken before ``Normalize``, cached in Parquet like the teacher's in
 ``data/student_embeddings/<name>`` (a persistent output, keyed by the student's fingerprint: nothing
-is encoded twice). Every PCA dimension's stage fits on this cache.
+is encoded twice; ``current.json`` names the fingerprint of this run, the one ``make gc`` keeps).
+Every PCA dimension's stage fits on this cache.
 
     python -m tasks.student_embeddings NAME
 """
@@ -12,9 +13,10 @@ import logging
 
 from tasks.cli import configure_logging, run_for_student
 from tasks.embedding_cache import EmbeddingCache
+from tasks.fileio import write_json
 from tasks.models import embed_corpus
 from tasks.params import Params
-from tasks.paths import student_dir, student_embeddings_dir
+from tasks.paths import CURRENT_FINGERPRINT_FILE, student_dir, student_embeddings_dir
 from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ def embed_student(name: str, params: Params) -> EmbeddingCache:
         batch_size=params.pca.batch_size, output=BODY_OUTPUT,
     )
     log.info("student %s embeddings for PCA: %s", name, stats)
+    write_json(student_embeddings_dir(name) / CURRENT_FINGERPRINT_FILE, {"fingerprint": cache.fingerprint})
     return cache
 
 

@@ -191,8 +191,10 @@ def test_onnx_int8_keeps_pca_and_normalize(
     check_shared_body("onnx-int8/32", vectors, shared)
     with pytest.raises(RuntimeError, match="onnx-int8/32: its own encode and the shared body disagree"):
         check_shared_body("onnx-int8/32", vectors, np.roll(shared, 1, axis=0))
-    # Plain loading still works: the fp32 weights stay beside the int8 file.
-    assert SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), device="cpu").get_embedding_dimension() == 32
+    # No fp32 copy of the Transformer beside the int8 file; plain sentence-transformers loads it with its file name.
+    assert not list((tmp_path / "onnx-int8" / "32").glob("*.safetensors"))
+    plain = SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), backend="onnx", model_kwargs={"file_name": info["file_name"]})
+    np.testing.assert_allclose(plain.encode(sentences), vectors, atol=1e-5)
 
 
 def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
@@ -204,6 +206,7 @@ def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
     with_int8_transformer(pca_folder, tmp_path / "openvino-int8" / "student", tmp_path / "openvino-int8" / "32")
     assert summary == {"calibration_sentences": 64}
     int8_weights = tmp_path / "openvino-int8" / "32" / "openvino" / "openvino_model_qint8_quantized.bin"
+    assert not list((tmp_path / "openvino-int8" / "32").glob("*.safetensors"))
     assert int8_weights.stat().st_size < 0.4 * (Path(assets.resolve_model(MINILM)) / "model.safetensors").stat().st_size
     student = load_variant(tmp_path / "openvino-int8" / "student")
     assert cosine(student.encode(sentences), minilm.encode(sentences)).mean() >= 0.98
