@@ -17,7 +17,12 @@ from pathlib import Path
 from sentence_transformers import SentenceTransformer
 dims = {}
 for path in sorted(p.parent for p in Path("models").rglob("modules.json")):
-    model = SentenceTransformer(str(path))
+    # Plain sentence-transformers, as the README says: an ONNX or OpenVINO int8 folder by its backend and file.
+    info = json.loads((path / "quantization.json").read_text()) if (path / "quantization.json").is_file() else {}
+    if info.get("backend") in ("onnx", "openvino"):
+        model = SentenceTransformer(str(path), backend=info["backend"], model_kwargs={"file_name": info["file_name"]})
+    else:
+        model = SentenceTransformer(str(path))
     dims[str(path)] = model.encode(["A fresh process loads every model."]).shape[1]
 print(json.dumps(dims))
 """
