@@ -17,6 +17,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,13 +107,21 @@ def run_stage(stage: Stage, root: Path, devices: DevicePool) -> State:
     with devices.hold() as device_env:
         if device_env:
             log.info("%s: on GPU %s", stage.name, device_env["CUDA_VISIBLE_DEVICES"])
-        outcome = stream_dvc(cmd, root, {**env, **device_env}, stage.name, log)
-    log.info("%s: %s, recorded in dvc.lock", stage.name, outcome)
+        started = time.monotonic()
+        outcome, peak_bytes = stream_dvc(cmd, root, {**env, **device_env}, stage.name, log)
+    log.info(
+        "%s: %s in %.1f s, peak memory %.2f GiB; recorded in dvc.lock",
+        stage.name, outcome, time.monotonic() - started, peak_bytes / 2**30,
+    )
     return Completed(message=outcome) if outcome == "ran" else cached(outcome)
 
 
-def stream_dvc(cmd: list[str], root: Path, env: dict[str, str], name: str, log) -> str:
-    """Run ``cmd``, log its output line by line; what DVC did: ran, restored from the run-cache, up to date."""
+def stream_dvc(cmd: list[str], root: Path, env: dict[str, str], name: str, log) -> tuple[str, int]:
+    """Run ``cmd``, log its output line by line.
+
+    Returns what DVC did (ran, restored from the run-cache, up to date) and the peak resident memory
+    of DVC and the stage command it ran (``wait4``'s maxrss covers the waited-for children too).
+    """
     outcome = "ran"
     with subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as dvc:
         for line in dvc.stdout:
@@ -122,6 +131,8 @@ def stream_dvc(cmd: list[str], root: Path, env: dict[str, str], name: str, log) 
                 outcome = "restored from the run-cache"
             elif line.startswith(f"Stage '{name}' didn't change"):
                 outcome = "up to date"
+        _, status, usage = os.wait4(dvc.pid, 0)
+        dvc.returncode = os.waitstatus_to_exitcode(status)
     if dvc.returncode:
         raise StageFailed(f"stage {name}: dvc repro exited with status {dvc.returncode}")
-    return outcome
+    return outcome, usage.ru_maxrss * 1024  # kilobytes on Linux

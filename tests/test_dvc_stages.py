@@ -1,13 +1,21 @@
-"""The flow's device pool: with several GPUs, stages that run at once each get one of their own."""
+"""The flow's stage runner: one GPU per running stage, and the peak memory it reports for a stage."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from flows.dvc_stages import DevicePool
+from flows.dvc_stages import DevicePool, StageFailed, stream_dvc
+
+# What `dvc repro` does: a parent process that runs the stage's command as its child and waits for it.
+PARENT = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', sys.argv[1]]).returncode)"
+CHILD = "import sys; block = bytearray({size}); block[::4096] = b'x' * len(block[::4096]); print('done'); sys.exit({status})"
 
 
 @pytest.mark.parametrize(("visible", "devices"), [("0,1", ["0", "1"]), ("3", ["3"]), ("", []), ("-1", [])])
@@ -45,3 +53,12 @@ def test_one_gpu_or_none_changes_nothing() -> None:
     for devices in ([], ["0"]):
         with DevicePool(devices).hold() as env:
             assert env == {}
+
+
+def test_a_stage_reports_the_peak_memory_of_the_command_dvc_ran(tmp_path: Path) -> None:
+    log = logging.getLogger("test-stage")
+    outcome, peak = stream_dvc([sys.executable, "-c", PARENT, CHILD.format(size=600 << 20, status=0)], tmp_path, dict(os.environ), "s", log)
+    assert outcome == "ran"
+    assert 600 << 20 < peak < 900 << 20, peak  # the child's 600 MB block, not the parent's few MB
+    with pytest.raises(StageFailed, match="exited with status 3"):
+        stream_dvc([sys.executable, "-c", PARENT, CHILD.format(size=1, status=3)], tmp_path, dict(os.environ), "s", log)
