@@ -37,6 +37,7 @@ from tasks.fileio import write_json
 from tasks.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
 from tasks.params import EvaluateParams, Params
 from tasks.paths import (
+    FP32,
     PREPARED_DIR,
     QUANTIZATION_FILE,
     TEACHER,
@@ -209,12 +210,15 @@ def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:
 
 
 def evaluate_model(
-    label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, check_body: SharedBody
+    label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, check_body: SharedBody,
+    fp32_folder: Path | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Metrics of one variant, and its embeddings of the evaluation sentences (``shared``).
 
     ``check_body`` holds the body's outputs for a few sentences: the variant's own encode of them
-    must match, which proves the shared path scores what the variant itself computes.
+    must match, which proves the shared path scores what the variant itself computes. Parameters are
+    counted in ``fp32_folder`` (default ``folder``): an int8 folder keeps no fp32 weights to count,
+    and quantization does not change how many there are.
     """
     batch = params.evaluate.batch_size
     embeddings = shared.embeddings(model)
@@ -238,7 +242,7 @@ def evaluate_model(
         result["mse_to_teacher_x100"] = float((diff**2).mean() * 100)
     if folder is not None:
         result["disk_bytes"] = disk_bytes(folder)
-        result["parameters"] = parameter_count(folder)
+        result["parameters"] = parameter_count(fp32_folder or folder)
     return result, embeddings
 
 
@@ -278,7 +282,9 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
         model = student if dim is None else load_variant(folder)
-        metrics, embeddings = evaluate_model(label, model, folder, params, shared, check_body)
+        metrics, embeddings = evaluate_model(
+            label, model, folder, params, shared, check_body, fp32_folder=variant_folder(name, FP32, dim)
+        )
         result["variants"][label] = metrics
         if group == "fp32":
             for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():

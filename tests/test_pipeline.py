@@ -47,6 +47,10 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     assert "stsb_test_spearman" in eval_metrics
     teacher = json.loads((project / "metrics/eval/teacher.json").read_text())["variants"]["teacher"]
     assert 0.7 < teacher["stsb_test_spearman"] <= 1.0
+    # int8 folders hold no fp32 weights; their parameters are still the fp32 model's.
+    for base in ("L1", "L1-pca32"):
+        variants = json.loads((project / f"metrics/eval/{base}.json").read_text())["variants"]
+        assert {variants[f"{base}-{b}"]["parameters"] for b in ("onnx-int8", "openvino-int8", "torch-int8")} == {variants[base]["parameters"]}
 
     dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
     assert dims == {
