@@ -103,6 +103,8 @@ def run_stage(stage: Stage, root: Path, devices: DevicePool) -> State:
         return cached("up to date")
     # The stage commands say `python`: make it this environment's, as `make` does.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # The stage's tqdm bars (what is done, what is left) reach the log as lines: one every 10 s, not a flood.
+    env.setdefault("TQDM_MININTERVAL", "10")
     cmd = [sys.executable, "-m", "dvc", "--wait-for-lock", "repro", "--single-item", stage.name]
     with devices.hold() as device_env:
         if device_env:

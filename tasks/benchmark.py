@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 from sentence_transformers import SentenceTransformer
+from tqdm.auto import tqdm
 
 from tasks.cli import configure_logging
 from tasks.corpus import corpus_sentences, stsb_pairs
@@ -150,6 +151,7 @@ def time_rounds(timed: dict[str, Timed], sentences: list[str], params: Benchmark
         for query in queries[:3]:
             t.model.encode([query], batch_size=1)
     rng = random.Random(params.seed)
+    progress = tqdm(total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)")  # drawn between timings
     for round_number in range(params.rounds):
         order = list(timed)
         rng.shuffle(order)
@@ -162,7 +164,9 @@ def time_rounds(timed: dict[str, Timed], sentences: list[str], params: Benchmark
                 started = time.perf_counter()
                 t.model.encode([query], batch_size=1)
                 t.latencies.append(time.perf_counter() - started)
+            progress.update()
         log.info("round %d of %d timed", round_number + 1, params.rounds)
+    progress.close()
 
 
 def environment(params: BenchmarkParams) -> dict:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from tasks.fileio import atomic_path, write_json
 from tasks.paths import QUANTIZATION_FILE
@@ -182,9 +183,12 @@ class EmbeddingCache:
         """
 
         def encode_here(chunks: list[list[str]]) -> None:
-            for number, chunk in enumerate(chunks, 1):
-                self.write_shard(chunk, encode(chunk))
-                log.info("embedding cache %s: shard %d of %d written", self.folder.name, number, len(chunks))
+            total = sum(map(len, chunks))
+            with tqdm(total=total, unit="sentence", desc=f"encoding into {self.folder}", disable=not total) as bar:
+                for number, chunk in enumerate(chunks, 1):
+                    self.write_shard(chunk, encode(chunk))
+                    bar.update(len(chunk))
+                    log.info("embedding cache %s: shard %d of %d written", self.folder.name, number, len(chunks))
 
         return self.fill_with(texts, encode_here, shard_rows)
 

@@ -28,6 +28,7 @@ from safetensors import safe_open
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 from sentence_transformers.util.quantization import quantize_embeddings
+from tqdm.auto import tqdm
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
@@ -271,7 +272,8 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
     check_set = check_sentences(params.evaluate.check_sentences)
     batch = params.evaluate.batch_size
     result = {"variants": {}}
-    for group, student_folder in student_groups(name, params.quantize.backends).items():
+    groups = student_groups(name, params.quantize.backends)
+    for group, student_folder in tqdm(groups.items(), total=len(groups), unit="model", desc=f"evaluating {name}"):
         student = load_variant(student_folder)
         with_heldout = student.get_embedding_dimension() == teacher_dimension
         shared = SharedBody(

@@ -47,7 +47,7 @@ def model_folder(model: SentenceTransformer, ref: str) -> Path:
 
 def encode_texts(model: SentenceTransformer, texts: list[str], batch_size: int) -> np.ndarray:
     """The one encode call of both paths, so in-process and Dask vectors agree."""
-    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=len(texts) > batch_size)
 
 
 def cache_for(

@@ -149,6 +149,9 @@ def test_prefect_flow_end_to_end(tiny_project: Path, tiny_pipeline_run: Path) ->
     assert (tiny_project / "reports" / "report.md").is_file()
     assert (tiny_project / "models" / "L1" / "pca-quantized" / "32" / "onnx-int8" / "quantization.json").is_file()
     assert stage_states(first) == dict.fromkeys(stages, "Completed")
+    # Progress reaches the run's log (tqdm lines with what is left), and each stage ends with a summary line.
+    assert re.search(r"encoding into data/embeddings/\w+: 100%.*sentence", first), first[-3000:]
+    assert re.search(r"student@L1: ran in [\d.]+ s, peak memory [\d.]+ GiB", first)
     assert sorted(ran_stages(first)) == sorted(stages)
     # --jobs 2: independent stages ran at once, and dvc.lock is the one a sequential `dvc repro` writes.
     intervals = sorted(stage_intervals(first).values())
