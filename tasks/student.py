@@ -170,7 +170,7 @@ class TrainingCurves(TrainerCallback):
 def open_training_log(folder: Path) -> Live:
     """A DVCLive logger writing to an emptied ``folder`` and nowhere else."""
     shutil.rmtree(folder, ignore_errors=True)
-    os.environ.setdefault("DVC_STUDIO_OFFLINE", "true")  # DVCLive posts to DVC Studio when a token is configured
+    os.environ["DVC_STUDIO_OFFLINE"] = "true"  # else DVCLive posts to DVC Studio when a token is configured
     live = Live(dir=str(folder), resume=False, report=None, dvcyaml=None, save_dvc_exp=False, monitor_system=False)
     Path(live.plots_dir, "metrics").mkdir(parents=True, exist_ok=True)  # the declared plots folder, even with nothing logged
     return live
