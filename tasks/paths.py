@@ -16,6 +16,7 @@ STUDENT_EMBEDDINGS_DIR = Path("data/student_embeddings")
 TEACHER_FILE = Path("data/teacher.json")
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
+STUDENT_METRICS_DIR = Path("metrics/students")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")
 CURRENT_FINGERPRINT_FILE = "current.json"  # in a student's persistent embedding cache: the fingerprint its last run used
@@ -26,6 +27,15 @@ FP32 = "fp32"
 
 def student_dir(name: str) -> Path:
     return MODELS_DIR / name / "student"
+
+
+def student_metrics_file(name: str) -> Path:
+    return STUDENT_METRICS_DIR / f"{name}.json"
+
+
+def training_log_dir(name: str) -> Path:
+    """The student's DVCLive folder: ``metrics.json`` (the last logged values) and ``plots/metrics/**.tsv``."""
+    return STUDENT_METRICS_DIR / name / "training"
 
 
 def pca_dir(name: str, dim: int) -> Path:

@@ -3,10 +3,11 @@
 Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``distill`` overrides),
 ``params.teacher.model``, the prepared corpus and the teacher's targets from the embedding cache
 (never re-encoded). Writes the best checkpoint by STSb dev Spearman to ``models/<name>/student``
-and ``metrics/students/<name>.json``. Training checkpoints live in ``.work/checkpoints/<name>`` so
-a killed run resumes from its last complete one; they are kept only for a run with the same inputs
-(training data, STSb dev, teacher targets, student, distill params, training code) and removed once
-the model is saved.
+and ``metrics/students/<name>.json``, and the training curves (loss, STSb dev Spearman, held-out
+MSE by step) with DVCLive to ``metrics/students/<name>/training``. Training checkpoints live in
+``.work/checkpoints/<name>`` so a killed run resumes from its last complete one; they are kept only
+for a run with the same inputs (training data, STSb dev, teacher targets, student, distill params,
+training code) and removed once the model is saved.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
 import time
 import zipfile
@@ -25,23 +27,34 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import torch
+from dvclive import Live
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
 from sentence_transformers.sentence_transformer.losses import MSELoss
 from sklearn.decomposition import PCA
-from transformers import set_seed
+from transformers import TrainerCallback, set_seed
 
 from tasks.cli import configure_logging, run_for_student
 from tasks.corpus import corpus_sentences, stsb_evaluator
 from tasks.fileio import atomic_dir, write_json
 from tasks.models import load_model, open_teacher_cache
 from tasks.params import DistillParams, Params, StudentSpec
-from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir
+from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir, student_metrics_file, training_log_dir
 
 log = logging.getLogger(__name__)
 
 DEV_METRIC = "eval_sts-dev_spearman_cosine"
+HELDOUT_METRIC = "eval_heldout_negative_mse"  # MSEEvaluator: minus the MSE to the teacher's targets, times 100
+# The trainer's log keys the training curves keep, by their DVCLive names (plots/metrics/<name>.tsv).
+# Not its timings (eval_runtime, train_runtime, ..._per_second): they differ on every run.
+CURVES = {
+    "loss": "train/loss",
+    "learning_rate": "train/learning_rate",
+    "grad_norm": "train/grad_norm",
+    DEV_METRIC: "eval/stsb_dev_spearman",
+    HELDOUT_METRIC: "eval/heldout_mse",
+}
 TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet")  # what training reads from the prepared data
 CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # torch.save zip files the trainer resumes from
 
@@ -113,6 +126,54 @@ class CachedMSEEvaluator(MSEEvaluator):
         if model is None:
             return self._teacher_embeddings
         return super().embed_inputs(model, sentences, **kwargs)
+
+
+class TrainingCurves(TrainerCallback):
+    """Records the trainer's logs with DVCLive in ``folder``: one row per logging or evaluation step,
+    at the trainer's global step, in ``plots/metrics/{train,eval}/<name>.tsv``; ``metrics.json``
+    holds the last values.
+
+    DVCLive is only a writer of files here: no ``dvc.yaml`` of its own (the project's declares the
+    folder), no experiment saved, no report, no Studio, no ``next_step``/``end`` (their VS Code signal
+    files). Every run starts the folder afresh; a resumed run first writes the logs its checkpoint
+    holds (``state.log_history``), so its curves are an uninterrupted run's: the steps the killed run
+    logged after that checkpoint are logged again once, the ones before it are kept.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.live: Live | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.live = open_training_log(self.folder)
+        for entry in state.log_history:
+            self._record(entry["step"], entry)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.live is not None:
+            self._record(state.global_step, logs or {})
+
+    def _record(self, step: int, logs: dict) -> None:
+        values = {name: float(logs[key]) for key, name in CURVES.items() if key in logs}
+        if not values:
+            return
+        if "eval/heldout_mse" in values:
+            values["eval/heldout_mse"] = -values["eval/heldout_mse"]
+        self.live.step = step
+        for name, value in values.items():
+            self.live.log_metric(name, value)
+        self.live.make_summary()
+
+
+def open_training_log(folder: Path) -> Live:
+    """A DVCLive logger writing to an emptied ``folder`` and nowhere else."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.environ["DVC_STUDIO_OFFLINE"] = "true"  # else DVCLive posts to DVC Studio when a token is configured
+    live = Live(dir=str(folder), resume=False, report=None, dvcyaml=None, save_dvc_exp=False, monitor_system=False)
+    Path(live.plots_dir, "metrics").mkdir(parents=True, exist_ok=True)  # the declared plots folder, even with nothing logged
+    return live
 
 
 def project_sources(module: str) -> list[Path]:
@@ -189,6 +250,7 @@ def distill(
     heldout_targets: np.ndarray,
     params: DistillParams,
     checkpoint_dir: Path,
+    log_dir: Path,
 ) -> tuple[SentenceTransformer, dict]:
     """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev."""
     if len(train_texts) < params.batch_size:
@@ -230,7 +292,8 @@ def distill(
         report_to="none",
     )
     trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator
+        model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator,
+        callbacks=[TrainingCurves(log_dir)],
     )
     resume = last_complete_checkpoint(checkpoint_dir)
     if resume:
@@ -263,13 +326,16 @@ def train_student(name: str, params: Params) -> dict:
         run_key = training_run_key(name, spec, distill_params, params.teacher.model, teacher_cache.fingerprint)
         checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
         student, training = distill(
-            student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints
+            student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints,
+            training_log_dir(name),
         )
         summary.update(training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate)
+    else:
+        open_training_log(training_log_dir(name)).make_summary()  # nothing trained: no curves, an empty metrics.json
     summary["parameters"] = sum(p.numel() for p in student.parameters())
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))
-    write_json(Path("metrics/students") / f"{name}.json", summary)
+    write_json(student_metrics_file(name), summary)
     shutil.rmtree(CHECKPOINTS_DIR / name, ignore_errors=True)  # the run is done: nothing may resume from it
     return summary
 

@@ -86,6 +86,7 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     plots = run(["dvc", "plots", "show", "-o", str(tmp_path / "plots-html")], project)
     page = (tmp_path / "plots-html" / "index.html").read_text()
     assert "STSb test Spearman against speed-up" in page and "against bytes per embedding" in page, plots.stdout
+    assert "metrics/students/L1/training/plots/metrics/eval/stsb_dev_spearman.tsv" in page  # DVCLive's training curves
 
 
 def test_experiments_rerun_only_what_they_change(finished_project: Path) -> None:

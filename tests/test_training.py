@@ -1,9 +1,13 @@
 """Distillation training: deterministic on CPU, a killed run resumes from its last complete checkpoint,
-and checkpoints never outlive the run, or the data, they were made for."""
+and checkpoints never outlive the run, or the data, they were made for. The training curves
+(DVCLive) have one row per logged step, survive a resume without gaps or repeats, and are what
+`dvc plots show` and `dvc metrics show` read."""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -17,6 +21,34 @@ from sentence_transformers import SentenceTransformer
 from tests.conftest import TEST_ENV, run
 
 CHECKPOINTS = Path(".work/checkpoints/L1")
+TRAINING_LOG = Path("metrics/students/L1/training")  # DVCLive's folder: metrics.json, plots/metrics/**.tsv
+# The tiny profile: max_steps 8, eval_steps 4, so the trainer logs the loss every 2 steps and evaluates every 4.
+LOGGED_STEPS = {
+    "train/loss": [2, 4, 6, 8], "train/learning_rate": [2, 4, 6, 8], "train/grad_norm": [2, 4, 6, 8],
+    "eval/stsb_dev_spearman": [4, 8], "eval/heldout_mse": [4, 8],
+}
+
+
+def curves(project: Path) -> dict[str, list[tuple[int, float]]]:
+    """The student's DVCLive series, ``{"train/loss": [(step, value), ...], ...}``, as written on disk."""
+    folder = project / TRAINING_LOG / "plots" / "metrics"
+    found = {}
+    for path in sorted(folder.rglob("*.tsv")):
+        with path.open(newline="") as rows:
+            found[path.relative_to(folder).with_suffix("").as_posix()] = [
+                (int(row["step"]), float(row[path.stem])) for row in csv.DictReader(rows, delimiter="\t")
+            ]
+    return found
+
+
+def assert_same_curves(resumed: dict, uninterrupted: dict) -> None:
+    """The same steps in each series, each once, and the same values (as the resumed model's are)."""
+    assert {name: [step for step, _ in rows] for name, rows in resumed.items()} == LOGGED_STEPS
+    assert {name: [step for step, _ in rows] for name, rows in uninterrupted.items()} == LOGGED_STEPS
+    for name, rows in resumed.items():
+        for (step, value), (_, expected) in zip(rows, uninterrupted[name]):
+            # the trainer rounds the logged loss to 4 decimals: a last-digit flip is within float noise
+            assert math.isclose(value, expected, rel_tol=1e-6, abs_tol=1.01e-4 if name == "train/loss" else 0.0), (name, step)
 
 
 def state_written(checkpoint: Path) -> bool:
@@ -45,7 +77,9 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(finished_proje
     project = finished_project
     assert not (project / CHECKPOINTS).exists(), "a finished run left checkpoints to resume from"
     uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
+    uninterrupted_curves = curves(project)
     kill_training_when(project, lambda: state_written(project / CHECKPOINTS / "checkpoint-4"))
+    assert [step for step, _ in curves(project)["eval/stsb_dev_spearman"]][:1] == [4], "the killed run logged its curves"
 
     run(["python", "-m", "tasks.student", "L1"], project)
     resumed = json.loads((project / "metrics/students/L1.json").read_text())
@@ -54,6 +88,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(finished_proje
     assert abs(resumed["best_stsb_dev_spearman"] - uninterrupted["best_stsb_dev_spearman"]) < 1e-6
     assert resumed["best_step"] == uninterrupted["best_step"]
     assert not (project / CHECKPOINTS).exists()
+    # Steps 2 and 4 come from the checkpoint's log history, 6 and 8 from the resumed run: none lost, none twice.
+    assert_same_curves(curves(project), uninterrupted_curves)
 
 
 def test_checkpoints_of_other_training_data_are_not_resumed(finished_project: Path) -> None:
@@ -68,11 +104,13 @@ def test_checkpoints_of_other_training_data_are_not_resumed(finished_project: Pa
     metrics = json.loads((project / "metrics/students/L1.json").read_text())
     assert metrics["resumed_from"] is None
     assert metrics["steps"] == 8
+    assert {name: [step for step, _ in rows] for name, rows in curves(project).items()} == LOGGED_STEPS
 
 
 def test_training_killed_while_writing_a_checkpoint_resumes_from_the_last_complete_one(finished_project: Path) -> None:
     project = finished_project
     uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
+    uninterrupted_curves = curves(project)
     half_written = project / CHECKPOINTS / "checkpoint-8"
     kill_training_when(project, half_written.is_dir, interval=0.01)
     # Make the half-write certain whatever the moment of the kill: no state yet, the weights cut short.
@@ -88,3 +126,31 @@ def test_training_killed_while_writing_a_checkpoint_resumes_from_the_last_comple
     assert resumed["steps"] == 8
     assert abs(resumed["best_stsb_dev_spearman"] - uninterrupted["best_stsb_dev_spearman"]) < 1e-6
     assert SentenceTransformer(str(project / "models/L1/student")).encode(["It loads."]).shape == (1, 384)
+    # The killed run had logged steps 6 and 8 (and evaluated step 8) before it died writing checkpoint-8;
+    # the resumed run logs them again from checkpoint-4: they are in the curves once.
+    assert_same_curves(curves(project), uninterrupted_curves)
+
+
+def test_training_curves_are_in_dvc_plots_and_metrics(finished_project: Path) -> None:
+    """What `dvc repro` left: DVCLive's series, `dvc plots show` drawing them by step, and the best
+    step and its STSb dev score in `dvc metrics show`."""
+    project = finished_project
+    series = curves(project)
+    assert {name: [step for step, _ in rows] for name, rows in series.items()} == LOGGED_STEPS
+    student = json.loads((project / "metrics/students/L1.json").read_text())
+    dev = dict(series["eval/stsb_dev_spearman"])
+    assert dev[student["best_step"]] == student["best_stsb_dev_spearman"] == max(dev.values())
+    assert all(0 < value < 1 for _, value in series["eval/heldout_mse"] + series["train/loss"])
+    last = json.loads((project / TRAINING_LOG / "metrics.json").read_text())
+    assert last["step"] == 8 and last["eval"]["stsb_dev_spearman"] == dev[8] and last["train"]["loss"] == series["train/loss"][-1][1]
+
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+    for name, steps in LOGGED_STEPS.items():
+        (plot,) = plots["data"][f"{TRAINING_LOG}/plots/metrics/{name}.tsv"]
+        assert plot["content"]["encoding"]["x"]["field"] == "step"
+        assert [int(point["step"]) for point in plot["content"]["data"]["values"]] == steps
+
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)[""]["data"]
+    best = shown["metrics/students/L1.json"]["data"]
+    assert (best["best_step"], best["best_stsb_dev_spearman"]) == (student["best_step"], student["best_stsb_dev_spearman"])
+    assert shown[f"{TRAINING_LOG}/metrics.json"]["data"] == last
