@@ -7,6 +7,7 @@ fresh clone plus ``dvc pull`` has the result. A failed stage fails the run; a bl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 import yaml
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
@@ -66,6 +69,18 @@ def small_project(target: Path, corpus: list[str]) -> Path:
     return project
 
 
+@contextlib.contextmanager
+def reporting_to(server: PrefectServer):
+    """Flow runs in this process report to ``server``; its logs and events are sent before the block ends (after
+    the module's server stops, Prefect's workers would try to send them at exit for a minute)."""
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        try:
+            yield
+        finally:
+            APILogWorker.drain_all()
+            EventsWorker.drain_all()
+
+
 def head(repo: Path, ref: str = "HEAD") -> str:
     return run(["git", "rev-parse", ref], repo).stdout.strip()
 
@@ -108,7 +123,6 @@ def test_a_failed_push_is_retried(tiny_project: Path, tmp_path: Path) -> None:
     assert any(path.is_file() for path in remote.rglob("*")), "the retried push uploaded the outputs"
 
 
-
 def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: Path) -> None:  # noqa: F811
     """A pull that diverged history or local changes block fails the git-pull task with the problem named,
     without retries (the same pull would fail again), and leaves the checkout as it was."""
@@ -125,16 +139,24 @@ def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: P
     run(["git", "push", "-q"], other)
 
     @flow
-    def pull_once() -> tuple[str, str, int]:
+    def pull_in_flow() -> tuple[str, str, str]:
         state = git_pull(served, "origin", return_state=True)
-        with get_client(sync_client=True) as client:
-            return state.type.value, state.message, client.read_task_run(state.state_details.task_run_id).run_count
+        return state.type.value, state.message, str(state.state_details.task_run_id)
+
+    def pull_once() -> tuple[str, str, int]:
+        state, message, task_run_id = pull_in_flow()
+
+        def recorded() -> list[dict]:  # the server records task runs from events, a moment later
+            return [r for r in prefect_server.post("/task_runs/filter", {"task_runs": {"id": {"any_": [task_run_id]}}}) if r["state_type"] == state]
+
+        [task_run] = wait_for(recorded, 30, interval=0.5, what="the git-pull task run")
+        return state, message, task_run["run_count"]
 
     (served / "local.txt").write_text("a commit the remote does not have\n")
     run(["git", "add", "local.txt"], served)
     run(["git", "commit", "-qm", "local"], served)
     local = head(served)
-    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+    with reporting_to(prefect_server):
         diverged = pull_once()
         assert head(served) == local
         run(["git", "reset", "-q", "--hard", one], served)
@@ -155,7 +177,7 @@ def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: P
     project = small_project(tmp_path / "project", ["too short", "tiny"])
     assert default_remote(project) is None  # no DVC remote, no upstream branch: pull and push are skipped
     commit = head(project)
-    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+    with reporting_to(prefect_server):
         state = scheduled_pipeline(str(project), return_state=True)
     assert state.is_failed()
     [parent] = prefect_server.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}})
