@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 from prefect import flow
-from prefect.client.orchestration import get_client
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -81,6 +80,16 @@ def reporting_to(server: PrefectServer):
             EventsWorker.drain_all()
 
 
+def task_runs(server: PrefectServer, task_run_id: str, state_type: str) -> list[dict]:
+    """The task run once the server has recorded it in ``state_type`` (it records task runs from events, a moment
+    after the flow saw them)."""
+    def recorded() -> list[dict]:
+        found = server.post("/task_runs/filter", {"task_runs": {"id": {"any_": [task_run_id]}}})
+        return [r for r in found if r["state_type"] == state_type]
+
+    return wait_for(recorded, 30, interval=0.5, what=f"task run {task_run_id} {state_type}")
+
+
 def head(repo: Path, ref: str = "HEAD") -> str:
     return run(["git", "rev-parse", ref], repo).stdout.strip()
 
@@ -93,7 +102,7 @@ def test_cron_comes_from_params() -> None:
         parse_params({**tiny, "schedule": {"cron": "every day"}})
 
 
-def test_a_failed_push_is_retried(tiny_project: Path, tmp_path: Path) -> None:
+def test_a_failed_push_is_retried(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:  # noqa: F811
     """Pull and push meet the network: a push that fails because the remote is not there yet is tried again.
 
     The remote path is a file at first (the push fails), and becomes a folder 3 s later, before the
@@ -111,15 +120,14 @@ def test_a_failed_push_is_retried(tiny_project: Path, tmp_path: Path) -> None:
     timer = threading.Timer(3, remote_comes_up)
 
     @flow
-    def push_once() -> tuple[str, int]:
+    def push_once() -> str:
         timer.start()
-        state = dvc_push(tiny_project, return_state=True)
-        with get_client(sync_client=True) as client:
-            return state.type.value, client.read_task_run(state.state_details.task_run_id).run_count
+        return str(dvc_push(tiny_project, return_state=True).state_details.task_run_id)
 
-    state, runs = push_once()
+    with reporting_to(prefect_server):
+        task_run_id = push_once()
     timer.join()
-    assert (state, runs) == ("COMPLETED", 2)
+    assert task_runs(prefect_server, task_run_id, "COMPLETED")[0]["run_count"] == 2
     assert any(path.is_file() for path in remote.rglob("*")), "the retried push uploaded the outputs"
 
 
@@ -145,12 +153,7 @@ def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: P
 
     def pull_once() -> tuple[str, str, int]:
         state, message, task_run_id = pull_in_flow()
-
-        def recorded() -> list[dict]:  # the server records task runs from events, a moment later
-            return [r for r in prefect_server.post("/task_runs/filter", {"task_runs": {"id": {"any_": [task_run_id]}}}) if r["state_type"] == state]
-
-        [task_run] = wait_for(recorded, 30, interval=0.5, what="the git-pull task run")
-        return state, message, task_run["run_count"]
+        return state, message, task_runs(prefect_server, task_run_id, state)[0]["run_count"]
 
     (served / "local.txt").write_text("a commit the remote does not have\n")
     run(["git", "add", "local.txt"], served)
