@@ -128,7 +128,8 @@ def push(root: Path, where: Checkout) -> str:
         rebase = git(root, "rebase", "--quiet", where.upstream, check=False)
         if rebase.returncode:
             git(root, "rebase", "--abort", check=False)
-            said = (rebase.stderr or rebase.stdout).strip()
+            lines = (rebase.stdout + rebase.stderr).splitlines()
+            said = "; ".join([line for line in lines if line.startswith("CONFLICT")] or lines[-1:])
             raise GitRefused(
                 f"git push: {where.upstream} moved on during the run and the run's commit does not rebase onto it "
                 f"(git said: {said}); the commit stays on the local branch: rebase it by hand, or drop it "

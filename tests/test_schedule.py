@@ -22,6 +22,7 @@ from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from flows import git_sync
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
 from tasks import assets
 from tasks.params import ParamsError, parse_params
@@ -171,6 +172,40 @@ def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: P
     assert "uncommitted changes to tracked files block the pull" in dirty[1]
     assert (served / "notes.txt").read_text() == "one\nedited here\n"
     assert head(served) == one
+
+
+def test_a_push_race_rebases_or_stops(tmp_path: Path) -> None:
+    """Someone pushed while the run ran: the run's commit is rebased onto theirs and pushed; if they changed
+    dvc.lock too, the push stops with the way out named, and the commit stays local. Plain git, no Prefect."""
+    origin, served, user = tmp_path / "origin.git", tmp_path / "served", tmp_path / "user"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "clone", "-q", str(origin), str(served)], tmp_path)
+    (served / "dvc.lock").write_text("stages: {}\n")
+    (served / "params.yaml").write_text("a: 1\n")
+    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "start"], ["git", "push", "-q", "-u", "origin", "HEAD"]):
+        run(cmd, served)
+    run(["git", "clone", "-q", str(origin), str(user)], tmp_path)
+    where = git_sync.checkout(served)
+
+    def race(path: str, text: str) -> None:  # the user pushes, then the run commits and pushes
+        run(["git", "pull", "-q"], user)
+        (user / path).write_text(text)
+        run(["git", "commit", "-qam", f"user edits {path}"], user)
+        run(["git", "push", "-q"], user)
+        (served / "dvc.lock").write_text(f"stages: {{run: {text.strip()!r}}}\n")
+        git_sync.commit(served, ["dvc.lock"], "scheduled run")
+
+    race("params.yaml", "a: 2\n")
+    pushed = git_sync.push(served, where)
+    log = run(["git", "log", "--format=%H %s", "-2"], origin).stdout.splitlines()
+    assert log == [f"{pushed} scheduled run", f"{head(user)} user edits params.yaml"]
+
+    race("dvc.lock", "stages: {}  # by hand\n")
+    mine = head(served)
+    with pytest.raises(git_sync.GitRefused, match=r"moved on during the run .*CONFLICT.* dvc.lock.*git reset --hard origin/"):
+        git_sync.push(served, where)
+    assert head(served) == mine and head(origin) == head(user)
+    assert not run(["git", "status", "--porcelain"], served).stdout, "the rebase was aborted"
 
 
 def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: Path) -> None:  # noqa: F811
