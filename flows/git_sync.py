@@ -113,9 +113,9 @@ def commit(root: Path, paths: list[str], message: str) -> str:
     return head(root)
 
 
-def ahead(root: Path, upstream: str) -> int:
+def ahead(root: Path) -> int:
     """Commits on the branch that its upstream (as last fetched) does not have."""
-    return int(git(root, "rev-list", "--count", f"{upstream}..HEAD").stdout)
+    return int(git(root, "rev-list", "--count", "@{upstream}..HEAD").stdout)
 
 
 def push(root: Path, where: Checkout) -> str:
@@ -125,7 +125,7 @@ def push(root: Path, where: Checkout) -> str:
     result = git(root, "push", "--porcelain", where.remote, target, check=False)
     if result.returncode and "[rejected]" in result.stdout + result.stderr:
         git(root, "fetch", "--quiet", where.remote)
-        rebase = git(root, "rebase", "--quiet", where.upstream, check=False)
+        rebase = git(root, "rebase", "--quiet", "@{upstream}", check=False)
         if rebase.returncode:
             git(root, "rebase", "--abort", check=False)
             lines = (rebase.stdout + rebase.stderr).splitlines()

@@ -122,7 +122,7 @@ def scheduled_pipeline(project_dir: str = ".") -> str:
     dvc_push(root)  # before the commit: a clone that sees the commit can pull its outputs
     if where and where.branch:
         git_commit(root, flow_run.get_name())
-        if where.upstream and git_sync.ahead(root, where.upstream):
+        if where.upstream and git_sync.ahead(root):
             git_push(root, where)  # also pushes an earlier run's commit whose push failed
     return report
 
