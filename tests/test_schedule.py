@@ -2,7 +2,8 @@
 
 A scheduled run pulls what a user pushed to git, runs the pipeline (the teacher encodes only the new
 sentences), pushes the outputs to the DVC remote and commits dvc.lock, metrics and reports to git, so a
-fresh clone plus ``dvc pull`` has the result. A failed stage fails the run; a blocked pull fails it first.
+fresh clone plus ``dvc pull`` has the result. A failed stage fails the run; a blocked pull fails it first; a
+push that someone else's push overtook is rebased, or stops when both changed dvc.lock.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tasks.params import ParamsError, parse_params
 from tests.conftest import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, prefect_server, stop, wait_for  # noqa: F401  (fixture)
 
-SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: about 2-3 min alone on 2 cores
+SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
 INTERVAL = 20  # seconds between scheduled runs
 FILL_STATS = re.compile(r"FillStats\(requested=(\d+), duplicates=\d+, blank_skipped=\d+, cached=(\d+), encoded=(\d+)")
 
@@ -91,8 +92,8 @@ def task_runs(server: PrefectServer, task_run_id: str, state_type: str) -> list[
     return wait_for(recorded, 30, interval=0.5, what=f"task run {task_run_id} {state_type}")
 
 
-def head(repo: Path, ref: str = "HEAD") -> str:
-    return run(["git", "rev-parse", ref], repo).stdout.strip()
+def head(repo: Path) -> str:
+    return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
 
 
 def test_cron_comes_from_params() -> None:
