@@ -1,12 +1,15 @@
-"""Serve the pipeline on a schedule: pull data, run (DVC skips unchanged stages), push new artifacts.
+"""Serve the pipeline on a schedule: pull code and data, run (DVC skips unchanged stages), push and commit the result.
 
     prefect server start                                     # the UI and scheduler, on 127.0.0.1:4200
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve             # cron from params.yaml
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve --interval 3600
 
-The cron comes from ``schedule.cron`` in params.yaml. Only the pull and
-push tasks retry: they move data over the network, while stage work is deterministic and a
-retry would fail the same way.
+The cron comes from ``schedule.cron`` in params.yaml. A run: ``git pull --ff-only`` (when the branch
+has an upstream), ``dvc pull``, the pipeline as a subflow, ``dvc push``, then a commit of what DVC
+recorded (``dvc.lock``, metrics, reports) on the current branch, pushed to the upstream, so that
+``git clone && dvc pull`` elsewhere gets the result. Only the pull and push tasks retry: they move data
+over the network, while stage work is deterministic and a retry would fail the same way (so would a
+pull that diverged history or local changes block: it fails the run at once).
 """
 
 from __future__ import annotations
@@ -19,13 +22,24 @@ from pathlib import Path
 from dvc.repo import Repo
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
+from flows import git_sync
 from flows.pipeline import distill_pipeline
 from tasks.cli import configure_logging
 from tasks.params import load_or_exit
 
-RETRY = {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=10), "cache_policy": NO_CACHE}
+
+def may_pass(task, task_run, state) -> bool:
+    """Retry a failure that may pass (the network), not one that would fail the same way again."""
+    return not isinstance(state.result(raise_on_failure=False), git_sync.GitRefused)
+
+
+RETRY = {
+    "retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=10), "cache_policy": NO_CACHE,
+    "retry_condition_fn": may_pass,
+}
 
 
 def default_remote(root: Path) -> str | None:
@@ -60,13 +74,56 @@ def dvc_push(root: Path) -> int:
     return pushed
 
 
+@task(name="git-pull", **RETRY)
+def git_pull(root: Path, upstream: str) -> str:
+    """Fast-forward the branch to its upstream: the run gets the code, params and inputs pushed since the last one."""
+    sha = git_sync.pull_ff_only(root)
+    get_run_logger().info("git pull --ff-only from %s: at %s", upstream, sha)
+    return sha
+
+
+@task(name="git-commit", cache_policy=NO_CACHE)
+def git_commit(root: Path, run_name: str) -> str | None:
+    """Commit what DVC recorded and git carries (dvc.lock, metrics, reports, DVC's .gitignore files); nothing
+    changed: no commit (None)."""
+    log = get_run_logger()
+    paths = git_sync.changed(root, git_sync.recorded_by_git(root))
+    if not paths:
+        log.info("nothing changed in dvc.lock, metrics or reports: no commit")
+        return None
+    sha = git_sync.commit(root, paths, f"scheduled run {run_name}: {git_sync.stages_changed(root)} stages ran")
+    log.info("committed %s (%d files: %s)", sha, len(paths), ", ".join(paths))
+    return sha
+
+
+@task(name="git-push", **RETRY)
+def git_push(root: Path, where: git_sync.Checkout) -> str:
+    """Push the branch to its upstream (rebasing the run's commit first if someone pushed during the run)."""
+    sha = git_sync.push(root, where)
+    get_run_logger().info("git push: %s is on %s", sha, where.upstream)
+    return sha
+
+
 @flow(name="scheduled-distill-pipeline")
 def scheduled_pipeline(project_dir: str = ".") -> str:
-    """One scheduled run: pull, the pipeline as a subflow (report artifacts included), push."""
+    """One scheduled run: git pull, dvc pull, the pipeline as a subflow (report artifacts included), dvc push,
+    then the result (dvc.lock, metrics, reports) committed on the current branch and pushed to its upstream."""
     root = Path(project_dir).resolve()
+    log = get_run_logger()
+    where = git_sync.checkout(root)
+    if where is None or where.branch is None:
+        log.warning("%s: no git pull, and the result will not be committed", "not a git repository" if where is None else "HEAD is detached")
+    elif where.upstream:
+        git_pull(root, where.upstream)
+    else:
+        log.info("branch %s has no upstream: no git pull, and the result's commit stays local", where.branch)
     dvc_pull(root)
     report = distill_pipeline(str(root))
-    dvc_push(root)
+    dvc_push(root)  # before the commit: a clone that sees the commit can pull its outputs
+    if where and where.branch:
+        git_commit(root, flow_run.get_name())
+        if where.upstream and git_sync.ahead(root):
+            git_push(root, where)  # also pushes an earlier run's commit whose push failed
     return report
 
 
