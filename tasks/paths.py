@@ -14,6 +14,7 @@ PREPARED_DIR = Path("data/prepared")
 EMBEDDINGS_DIR = Path("data/embeddings")
 STUDENT_EMBEDDINGS_DIR = Path("data/student_embeddings")
 TEACHER_FILE = Path("data/teacher.json")
+TEACHER_FILL_FILE = Path("metrics/teacher_embeddings.json")  # this run's cache counts: kept out of teacher.json, a dep downstream
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
 STUDENT_METRICS_DIR = Path("metrics/students")

@@ -3,7 +3,8 @@
 Reads ``params.teacher`` and ``data/prepared/corpus.parquet``. Writes shards into
 ``data/embeddings/<teacher fingerprint>/`` (a persistent DVC output: sentences cached by an
 earlier run are never encoded again) and ``data/teacher.json``, which names the fingerprint that
-later stages read their targets from.
+later stages read their targets from; ``metrics/teacher_embeddings.json`` says how many sentences
+this run found in the cache and how many it encoded.
 
 The missing sentences are encoded in this process, or, when ``teacher.dask_workers`` or
 ``teacher.dask_address`` (or the ``DISTILL_DASK_ADDRESS`` environment variable) asks for it, as
@@ -22,7 +23,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,11 +31,11 @@ from sentence_transformers import SentenceTransformer
 
 from tasks.cli import configure_logging
 from tasks.corpus import corpus_sentences
-from tasks.embedding_cache import EmbeddingCache
+from tasks.embedding_cache import EmbeddingCache, FillStats
 from tasks.fileio import write_json
 from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder
 from tasks.params import TeacherParams, load_or_exit
-from tasks.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE
+from tasks.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE, TEACHER_FILL_FILE
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
@@ -181,7 +182,8 @@ def embed_teacher(
 
 def main(argv: list[str] | None = None) -> int:
     params = load_or_exit()
-    embed_teacher(params.teacher)
+    summary = embed_teacher(params.teacher)
+    write_json(TEACHER_FILL_FILE, {key: summary[key] for key in ("fingerprint", *(f.name for f in fields(FillStats)))})
     return 0
 
 

@@ -32,7 +32,6 @@ from tests.prefect_server import PrefectServer, prefect_server, stop, wait_for  
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
 INTERVAL = 20  # seconds between scheduled runs
-FILL_STATS = re.compile(r"FillStats\(requested=(\d+), duplicates=\d+, blank_skipped=\d+, cached=(\d+), encoded=(\d+)")
 
 
 def small_params() -> dict:
@@ -307,9 +306,5 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
     assert (fresh / "reports" / "report.md").is_file() and (fresh / "models" / "L1" / "student").is_dir()
 
     # the teacher's cache, pulled from the DVC remote, held the baseline: only the new sentences were encoded
-    [teacher] = prefect_server.post("/task_runs/filter", {
-        "flow_runs": {"id": {"any_": [subflow["id"]]}}, "task_runs": {"name": {"any_": ["teacher_embeddings"]}},
-    })
-    teacher_log = [entry["message"] for entry in prefect_server.post("/logs/filter", {"logs": {"task_run_id": {"any_": [teacher["id"]]}}})]
-    [stats] = [FILL_STATS.search(m).groups() for m in teacher_log if FILL_STATS.search(m)]
-    assert tuple(map(int, stats)) == (kept, baseline, kept - baseline), teacher_log
+    counts = json.loads((fresh / "metrics" / "teacher_embeddings.json").read_text())
+    assert (counts["requested"], counts["cached"], counts["encoded"]) == (kept, baseline, kept - baseline), counts
