@@ -176,6 +176,20 @@ def open_training_log(folder: Path) -> Live:
     return live
 
 
+def untrained_training_log(folder: Path) -> None:
+    """A student that is not trained: every series with its header and no rows, and an empty ``metrics.json``.
+
+    Header-only files, not an empty folder: git keeps no empty folder, so a clone would miss the
+    declared plots output and `dvc status` there would not be clean; `dvc plots show` draws them empty.
+    """
+    live = open_training_log(folder)
+    live.make_summary()
+    for series in CURVES.values():
+        path = Path(live.plots_dir, "metrics", f"{series}.tsv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"step\t{Path(series).name}\n")
+
+
 def project_sources(module: str) -> list[Path]:
     """Source files of ``module`` and of every project module it imports, directly or through another."""
     found: dict[str, Path] = {}
@@ -331,7 +345,7 @@ def train_student(name: str, params: Params) -> dict:
         )
         summary.update(training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate)
     else:
-        open_training_log(training_log_dir(name)).make_summary()  # nothing trained: no curves, an empty metrics.json
+        untrained_training_log(training_log_dir(name))
     summary["parameters"] = sum(p.numel() for p in student.parameters())
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))
