@@ -7,7 +7,8 @@
 An ONNX or OpenVINO folder holds the model's configuration, tokenizer and small modules (Pooling,
 PCA ``Dense``, ``Normalize``) with the int8 weights named in ``quantization.json``, but not the
 Transformer's fp32 weights: those already live in the student folder, and a copy in every int8
-folder doubled the models' disk footprint. ``tasks.models.load_variant`` loads any of them with the
+folder doubled the models' disk footprint. No int8 folder carries the fp32 model's card, whose
+figures are not its own. ``tasks.models.load_variant`` loads any of them with the
 right backend, safely (see ``tasks/models.py``); plain sentence-transformers loads one with
 ``SentenceTransformer(path, backend="onnx" | "openvino", model_kwargs={"file_name": <file_name>})``.
 
@@ -53,6 +54,12 @@ TORCH_INT8_FILE = "torch_int8.pt"
 OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
 
 
+def copy_model(source: Path, target: Path) -> None:
+    """``source``'s files into ``target``, without its model card: that card describes the fp32 model and
+    shows its figures, which an int8 copy must not carry as its own."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("README.md"))
+
+
 def drop_fp32_transformer(folder: Path) -> None:
     """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads them."""
     for pattern in ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin"):
@@ -81,7 +88,7 @@ def cpu_quantization_config() -> str:
 def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
     """Quantize the Transformer of ``source`` dynamically for this CPU into a copy of ``source``."""
     config = cpu_quantization_config()
-    shutil.copytree(source, target)
+    copy_model(source, target)
     onnx_model = SentenceTransformer(str(target), backend="onnx", device="cpu")
     export_dynamic_quantized_onnx_model(onnx_model, config, str(target))
     [onnx_file] = (target / "onnx").glob(f"model_*{config}.onnx")
@@ -97,7 +104,7 @@ def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] 
 
     if not calibration:
         raise ValueError("openvino-int8 needs calibration sentences")
-    shutil.copytree(source, target)
+    copy_model(source, target)
     model = SentenceTransformer(str(target), backend="openvino", device="cpu")  # converts to OpenVINO IR
     tokenizer = model.tokenizer
     dataset = datasets.Dataset.from_dict({"text": list(calibration)}).map(
@@ -119,7 +126,7 @@ def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] 
 
 
 def export_torch_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
-    shutil.copytree(source, target)
+    copy_model(source, target)
     quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
     with atomic_path(target / TORCH_INT8_FILE) as tmp:
         torch.save(quantized.state_dict(), tmp)
@@ -140,7 +147,7 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     if info["backend"] == "torch-int8":
         export_torch_int8(pca_model, target)
         return
-    shutil.copytree(pca_model, target)
+    copy_model(pca_model, target)
     drop_fp32_transformer(target)
     for name in info["files"]:
         (target / name).parent.mkdir(parents=True, exist_ok=True)

@@ -193,6 +193,7 @@ def test_onnx_int8_keeps_pca_and_normalize(
         check_shared_body("onnx-int8/32", vectors, np.roll(shared, 1, axis=0))
     # No fp32 copy of the Transformer beside the int8 file; plain sentence-transformers loads it with its file name.
     assert not list((tmp_path / "onnx-int8" / "32").glob("*.safetensors"))
+    assert not (tmp_path / "onnx-int8" / "32" / "README.md").exists(), "the fp32 model's card (and figures) is not copied"
     plain = SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), backend="onnx", model_kwargs={"file_name": info["file_name"]})
     np.testing.assert_allclose(plain.encode(sentences), vectors, atol=1e-5)
 
