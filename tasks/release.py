@@ -180,7 +180,7 @@ def markdown_table(rows: list[dict]) -> str:
 def replace_section(text: str, heading: str, new: str) -> str:
     """``text`` with its ``## heading`` section (up to the next ``## ``) replaced; ``new`` put before
     ``## Training Details`` (or at the end) when there is none."""
-    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |^<!--\n## |\Z)", re.S | re.M)
     if pattern.search(text):
         return pattern.sub(lambda _: new + "\n", text, count=1)
     anchor = text.find("\n## Training Details")
