@@ -45,6 +45,14 @@ def describe_model(model: SentenceTransformer, name: str, base_model: str, made:
     data.add_tags(["distillation"])
 
 
+def saved_base_model(folder: Path) -> str:
+    """The ``base_model`` of the card saved in ``folder`` ("" when it names none)."""
+    from huggingface_hub import ModelCard
+
+    file = folder / "README.md"
+    return (ModelCard.load(file).data.base_model or "") if file.exists() else ""
+
+
 def int8_card(folder: Path, label: str, source_label: str, backend: str) -> None:
     """The card of an int8 copy: the card its fp32 model saved (copied with its files), relabelled.
 
