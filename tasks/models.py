@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -27,9 +26,6 @@ from tasks.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
 
 log = logging.getLogger(__name__)
 
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # "org/name": a reference the Hub can link
-
-
 def describe_model(model: SentenceTransformer, name: str, base_model: str, made: str) -> None:
     """Provenance on the model card ``model.save`` writes (sentence-transformers' ``SentenceTransformerModelCardData``).
 
@@ -40,7 +36,7 @@ def describe_model(model: SentenceTransformer, name: str, base_model: str, made:
     data = model.model_card_data
     data.local_files_only = True
     data.model_name = f"{name}: {made}"
-    if HUB_ID.fullmatch(base_model):
+    if assets.HUB_ID.fullmatch(base_model):
         data.base_model = base_model
     data.add_tags(["distillation"])
 
@@ -51,33 +47,6 @@ def saved_base_model(folder: Path) -> str:
 
     file = folder / "README.md"
     return (ModelCard.load(file).data.base_model or "") if file.exists() else ""
-
-
-def int8_card(folder: Path, label: str, source_label: str, backend: str) -> None:
-    """The card of an int8 copy: the card its fp32 model saved (copied with its files), relabelled.
-
-    The copied card's figures are the fp32 model's: they are taken out (metadata and the Evaluation
-    section), since a card never shows another model's figures; the release card has this model's own.
-    """
-    from huggingface_hub import ModelCard
-
-    file = folder / "README.md"
-    if not file.exists():
-        return
-    card = ModelCard.load(file)
-    card.data.model_name = f"{label}: {backend} copy of {source_label}"
-    card.data.eval_results = None
-    card.data.metrics = None
-    card.data.tags = [*(card.data.tags or []), *(t for t in ("int8", "quantized") if t not in (card.data.tags or []))]
-    text = re.sub(r"^# .*$", f"# {card.data.model_name}", card.text, count=1, flags=re.M)
-    info = quantization_info(folder)
-    load = (f'SentenceTransformer(path, backend="{info["backend"]}", model_kwargs={{"file_name": "{info["file_name"]}"}})'
-            if info["backend"] in ("onnx", "openvino") else "tasks.models.load_variant(path) (a torch int8 state dict)")
-    note = (f"## Evaluation\n\nThis folder is `{source_label}` with its Transformer quantized to int8 ({backend}); "
-            f"load it with `{load}`. Its own figures are in the card of its release folder (`release/{label}/`); "
-            f"the figures `{source_label}`'s card showed were measured on the fp32 model and are left out.\n")
-    card.text = re.sub(r"^## Evaluation\n.*?(?=^## |^<!--\n## |\Z)", lambda _: note + "\n", text, count=1, flags=re.S | re.M)
-    file.write_text(str(card), encoding="utf8")
 
 
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}

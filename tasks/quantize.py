@@ -44,9 +44,9 @@ from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.corpus import corpus_sentences
 from tasks.fileio import atomic_dir, atomic_path, write_json
-from tasks.models import int8_card, quantization_info, torch_int8
+from tasks.models import quantization_info, torch_int8
 from tasks.params import Params
-from tasks.paths import FP32, QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir, variant_label
+from tasks.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,6 @@ def quantize_student(name: str, params: Params) -> dict:
     with atomic_dir(quantized_dir(name)) as tmp:
         for backend in params.quantize.backends:
             summary["backends"][backend] = EXPORTERS[backend](student_dir(name), tmp / backend, calibration)
-            int8_card(tmp / backend, variant_label(name, backend), name, backend)
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 
@@ -170,7 +169,6 @@ def quantize_pca(name: str, dim: int, params: Params) -> None:
     with atomic_dir(pca_quantized_dir(name, dim)) as tmp:
         for backend in params.quantize.backends:
             with_int8_transformer(pca_dir(name, dim), quantized_dir(name) / backend, tmp / backend)
-            int8_card(tmp / backend, variant_label(name, backend, dim), variant_label(name, FP32, dim), backend)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,12 +16,14 @@ saved (``SentenceTransformer.save`` -> ``generate_model_card``), with this run's
 Stale figures: the stage depends on ``models``, ``metrics/eval``, ``metrics/benchmark.json`` and
 ``metrics/students``, so DVC reruns it (after evaluate and benchmark) whenever a model or a figure
 changes. Before writing anything it checks that each model folder's hash in ``dvc.lock`` is the
-one its evaluation read, and that every figure the card shows exists for that very label: a card
+one its evaluation read (``dvc.lock`` is read as DVC's record of what each stage wrote and read: a
+guard, not an input, so it is no dep: no card's content comes from it), and that every figure the card shows exists for that very label: a card
 never shows another model's figures, and a missing figure stops the stage instead of being left out.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -32,11 +34,13 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard
 
 from tasks.fileio import atomic_dir
+from tasks.assets import HUB_ID
 from tasks.params import Params
 from tasks.paths import (
     BENCHMARK_FILE,
     EVAL_DIR,
     FP32,
+    QUANTIZATION_FILE,
     TEACHER_FILE,
     eval_file,
     student_metrics_file,
@@ -49,7 +53,6 @@ log = logging.getLogger(__name__)
 RELEASE_DIR = Path("release")
 LOCK_FILE = Path("dvc.lock")
 CARD = "README.md"
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 class StaleFigures(RuntimeError):
@@ -63,8 +66,6 @@ def variants(params: Params) -> list[tuple[str, str, int | None]]:
 
 
 def _read_json(path: Path) -> dict:
-    import json
-
     return json.loads(path.read_text())
 
 
@@ -118,6 +119,19 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
     lines.append(f"- **PCA:** {dim} dimensions, fitted on the student's embeddings" if dim else "- **PCA:** none")
     lines.append(f"- **Quantization:** {group} (weights int8)" if group != FP32 else "- **Quantization:** none (float32)")
     return lines
+
+
+def load_line(folder: Path) -> str:
+    """How to load the folder: an int8 copy needs its backend and file; a torch int8 one, the project's loader."""
+    marker = folder / QUANTIZATION_FILE
+    info = _read_json(marker) if marker.is_file() else {}
+    if info.get("backend") in ("onnx", "openvino"):
+        call = f'SentenceTransformer(path, backend="{info["backend"]}", model_kwargs={{"file_name": "{info["file_name"]}"}})'
+    elif info:
+        call = "tasks.models.load_variant(path)` (torch int8 weights: `SentenceTransformer(path)` alone loads fp32 ones)"
+    else:
+        call = "SentenceTransformer(path)"
+    return f"- **Load:** `{call}`"
 
 
 FIGURES = (  # (eval key, what it measures, family): every task family the evaluate stage writes
@@ -187,10 +201,10 @@ def replace_section(text: str, heading: str, new: str) -> str:
     return text + "\n" + new if anchor < 0 else text[:anchor + 1] + new + "\n" + text[anchor + 1:]
 
 
-def build_card(label: str, folder: Path, made: list[str], rows: list[dict], results: list[EvalResult],
+def build_card(label: str, saved_card: Path, made: list[str], rows: list[dict], results: list[EvalResult],
                speed: list[str], teacher_model: str, base_model: str) -> str:
     """The card sentence-transformers saved with the model, with this run's provenance and figures."""
-    card = ModelCard.load(folder / CARD) if (folder / CARD).exists() else ModelCard("---\n---\n# SentenceTransformer\n")
+    card = ModelCard.load(saved_card) if saved_card.is_file() else ModelCard("# SentenceTransformer\n")
     data = card.data
     data.model_name = label
     data.eval_results = results or None
@@ -234,8 +248,10 @@ def release(params: Params, release_dir: Path = RELEASE_DIR, eval_dir: Path = EV
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         evaluation = _read_json(eval_file(name, dim, eval_dir))["variants"]
         rows, results = figures(label, evaluation)
-        made = how_made(name, group, dim, params, _read_json(student_metrics_file(name)), teacher)
-        cards[label] = (folder, build_card(label, folder, made, rows, results, speed_lines(label, benchmark), teacher["model"],
+        made = [*how_made(name, group, dim, params, _read_json(student_metrics_file(name)), teacher), load_line(folder)]
+        # an int8 folder keeps no card (its fp32 model's would show that model's figures): start from the fp32 card
+        saved = next((f / CARD for f in (folder, variant_folder(name, FP32, dim)) if (f / CARD).is_file()), folder / CARD)
+        cards[label] = (folder, build_card(label, saved, made, rows, results, speed_lines(label, benchmark), teacher["model"],
                                          base_model=_read_json(student_metrics_file(name)).get("source") or teacher["model"]))
     with atomic_dir(release_dir) as tmp:
         for label, (folder, card) in cards.items():

@@ -16,7 +16,7 @@ import json, sys
 from pathlib import Path
 from sentence_transformers import SentenceTransformer
 dims = {}
-for path in sorted(p.parent for p in Path("models").rglob("modules.json")):
+for path in sorted(p.parent for p in Path(sys.argv[1]).rglob("modules.json")):
     # Plain sentence-transformers, as the README says: an ONNX or OpenVINO int8 folder by its backend and file.
     info = json.loads((path / "quantization.json").read_text()) if (path / "quantization.json").is_file() else {}
     if info.get("backend") in ("onnx", "openvino"):
@@ -52,7 +52,7 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
         variants = json.loads((project / f"metrics/eval/{base}.json").read_text())["variants"]
         assert {variants[f"{base}-{b}"]["parameters"] for b in ("onnx-int8", "openvino-int8", "torch-int8")} == {variants[base]["parameters"]}
 
-    dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
+    dims = json.loads(run(["python", "-c", RELOAD_SCRIPT, "models"], project).stdout.strip().splitlines()[-1])
     assert dims == {
         "models/L1/pca-quantized/32/onnx-int8": 32,
         "models/L1/pca-quantized/32/openvino-int8": 32,
@@ -83,8 +83,10 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     evaluated = {k: v for f in (project / "metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
     labels = sorted(set(benchmark["models"]) - {"teacher"})
     assert sorted(p.name for p in (project / "release").iterdir()) == labels
-    for folder in dims:
+    for folder in ("models/L1/student", "models/L1/pca/32"):  # the save-time card of an fp32 model
         assert (project / folder / "README.md").is_file(), folder
+    released = json.loads(run(["python", "-c", RELOAD_SCRIPT, "release"], project).stdout.strip().splitlines()[-1])
+    assert released == {f"release/{label}": 32 if "pca32" in label else 384 for label in labels}  # each loads as its card says
     for label in labels:
         card = (project / "release" / label / "README.md").read_text()
         assert f"# {label}\n" in card and "base_model: sentence-transformers/all-MiniLM-L6-v2" in card

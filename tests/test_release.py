@@ -15,7 +15,6 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tasks.models import int8_card
 from tasks.params import parse_params
 from tasks.paths import variant_folder, variant_label
 from tasks.release import RELEASE_DIR, StaleFigures, release, variants
@@ -76,7 +75,11 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for i, (name, group, dim) in enumerate(variants(params)):
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         write(folder / "model.bin", f"weights of {label}")
-        write(folder / "README.md", SAVED_CARD)
+        if group != "fp32":  # what the quantize stage writes: how to load the int8 weights
+            backend = {"onnx-int8": "onnx", "openvino-int8": "openvino"}.get(group, group)
+            write(folder / "quantization.json", {"backend": backend, "file_name": f"{backend}/model_qint8.{backend}"})
+        if group == "fp32":  # an int8 folder has no card: the quantize stage leaves its fp32 model's card out
+            write(folder / "README.md", SAVED_CARD)
         figures = {"stsb_test_spearman": 0.5 + i / 100, "stsb_dev_spearman": 0.6, "dimension": dim or 384,
                    "bytes_per_embedding": 4 * (dim or 384), "parameters": 1000, "disk_bytes": 2000}
         evaluation.setdefault(f"{name}-pca{dim}" if dim else name, {})[label] = figures
@@ -115,6 +118,7 @@ def test_every_model_folder_gets_a_card_with_its_own_figures(run) -> None:
         assert f"**Speed-up over the teacher:** {2 + i:.2f}x" in text and "Test CPU 9000, 2 cores" in text
         assert ("PCA:** 32 dimensions" in text) == (dim == 32)
         assert (f"Quantization:** {group}" in text) == (group != "fp32")
+        assert ("**Load:** `SentenceTransformer(path, backend=\"onnx\", model_kwargs={\"file_name\": \"onnx/model_qint8.onnx\"})`" in text) == (group == "onnx-int8")
         assert ("binary embeddings" in text) == (group == "fp32")  # embedding precisions: the fp32 model's own
         assert "Training logs stay" in text and "<!--\n## Bias, Risks and Limitations" in text  # the comment left whole
         results = {r.metric_type: r.metric_value for r in card.data.eval_results}
@@ -137,19 +141,3 @@ def test_a_model_without_benchmark_figures_writes_no_card(run) -> None:
     with pytest.raises(StaleFigures, match="no benchmark figures for L1-pca32-torch-int8"):
         release(run)
     assert not RELEASE_DIR.exists()
-
-
-def test_an_int8_folder_card_drops_the_fp32_models_figures(tmp_path: Path) -> None:
-    """Saved with its files by the quantize stage: relabelled, the copied fp32 figures taken out."""
-    (tmp_path / "onnx").mkdir()
-    (tmp_path / "onnx" / "model_quint8_avx2.onnx").write_text("int8")
-    write(tmp_path / "quantization.json", {"backend": "onnx", "file_name": "onnx/model_quint8_avx2.onnx", "files": ["onnx/model_quint8_avx2.onnx"]})
-    write(tmp_path / "README.md", SAVED_CARD.replace("library_name", "model-index:\n- name: L1\n  results:\n  - task:\n      type: semantic-similarity\n"
-                                                     "    dataset:\n      name: sts dev\n      type: sts-dev\n    metrics:\n"
-                                                     "    - type: spearman_cosine\n      value: 0.1111\nlibrary_name"))
-    int8_card(tmp_path, "L1-onnx-int8", "L1", "onnx-int8")
-    card = ModelCard.load(tmp_path / "README.md")
-    assert card.data.model_name == "L1-onnx-int8: onnx-int8 copy of L1" and not card.data.eval_results
-    assert "# L1-onnx-int8: onnx-int8 copy of L1\n" in card.text and "0.1111" not in str(card)
-    assert 'backend="onnx", model_kwargs={"file_name": "onnx/model_quint8_avx2.onnx"}' in card.text
-    assert "release/L1-onnx-int8/" in card.text and "<!--\n## Bias, Risks and Limitations" in card.text
