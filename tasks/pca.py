@@ -25,7 +25,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
 from tasks.fileio import atomic_dir, write_json
-from tasks.models import cache_for, split_normalize
+from tasks.models import cache_for, describe_model, saved_base_model, split_normalize
 from tasks.params import Params
 from tasks.paths import pca_dir, student_dir, student_embeddings_dir
 from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
@@ -72,7 +72,9 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
         raise ValueError(f"pca.dims: {dim} needs more than {len(texts)} fitting sentences (pca.fit_sentences, prepare.max_sentences)")
     pca = fit_pca(cache.lookup, texts, dim, params.pca.in_memory_rows)
     with atomic_dir(pca_dir(name, dim)) as tmp:
-        with_pca(model, pca, dim).save(str(tmp))
+        reduced = with_pca(model, pca, dim)
+        describe_model(reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)), f"student {name} with a {dim}-dimension PCA projection")
+        reduced.save(str(tmp))
     summary = {
         "name": name, "dimension": dim, "fit_sentences": len(texts),
         "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 5),

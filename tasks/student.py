@@ -38,7 +38,7 @@ from transformers import TrainerCallback, set_seed
 from tasks.cli import configure_logging, run_for_student
 from tasks.corpus import corpus_sentences, stsb_evaluator
 from tasks.fileio import atomic_dir, write_json
-from tasks.models import load_model, open_teacher_cache
+from tasks.models import describe_model, load_model, open_teacher_cache
 from tasks.params import DistillParams, Params, StudentSpec
 from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir, student_metrics_file, training_log_dir
 
@@ -347,6 +347,9 @@ def train_student(name: str, params: Params) -> dict:
     else:
         untrained_training_log(training_log_dir(name))
     summary["parameters"] = sum(p.numel() for p in student.parameters())
+    made = (f"layers {summary['kept_layers']} of {params.teacher.model}" if "kept_layers" in summary else f"{summary['source']}")
+    made += f", distilled from {params.teacher.model} (MSE to its embeddings)" if spec.train else " (not trained)"
+    describe_model(student, name, summary["source"], made)
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))
     write_json(student_metrics_file(name), summary)

@@ -16,7 +16,7 @@ import json, sys
 from pathlib import Path
 from sentence_transformers import SentenceTransformer
 dims = {}
-for path in sorted(p.parent for p in Path("models").rglob("modules.json")):
+for path in sorted(p.parent for p in Path(sys.argv[1]).rglob("modules.json")):
     # Plain sentence-transformers, as the README says: an ONNX or OpenVINO int8 folder by its backend and file.
     info = json.loads((path / "quantization.json").read_text()) if (path / "quantization.json").is_file() else {}
     if info.get("backend") in ("onnx", "openvino"):
@@ -52,7 +52,7 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
         variants = json.loads((project / f"metrics/eval/{base}.json").read_text())["variants"]
         assert {variants[f"{base}-{b}"]["parameters"] for b in ("onnx-int8", "openvino-int8", "torch-int8")} == {variants[base]["parameters"]}
 
-    dims = json.loads(run(["python", "-c", RELOAD_SCRIPT], project).stdout.strip().splitlines()[-1])
+    dims = json.loads(run(["python", "-c", RELOAD_SCRIPT, "models"], project).stdout.strip().splitlines()[-1])
     assert dims == {
         "models/L1/pca-quantized/32/onnx-int8": 32,
         "models/L1/pca-quantized/32/openvino-int8": 32,
@@ -79,6 +79,21 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert summary["best_student"].startswith("L1") and not summary["best_student"].startswith("teacher")
 
+    # Every model folder has a card; its release folder has the full one, with this model's own figures.
+    evaluated = {k: v for f in (project / "metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
+    labels = sorted(set(benchmark["models"]) - {"teacher"})
+    assert sorted(p.name for p in (project / "release").iterdir()) == labels
+    for folder in ("models/L1/student", "models/L1/pca/32"):  # the save-time card of an fp32 model
+        assert (project / folder / "README.md").is_file(), folder
+    released = json.loads(run(["python", "-c", RELOAD_SCRIPT, "release"], project).stdout.strip().splitlines()[-1])
+    assert released == {f"release/{label}": 32 if "pca32" in label else 384 for label in labels}  # each loads as its card says
+    for label in labels:
+        card = (project / "release" / label / "README.md").read_text()
+        assert f"# {label}\n" in card and "base_model: sentence-transformers/all-MiniLM-L6-v2" in card
+        assert f"| {evaluated[label]['stsb_test_spearman']:.4f}" in card
+        assert f"**Speed-up over the teacher:** {benchmark['models'][label]['speedup_vs_teacher']['median']:.2f}x" in card
+        assert f"{benchmark['environment']['cpu']}, {benchmark['environment']['cores']} cores" in card
+
     again = run(["dvc", "repro"], project)
     assert ran_stages(again.stdout) == []
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
@@ -99,7 +114,7 @@ def test_experiments_rerun_only_what_they_change(finished_project: Path) -> None
     # validate reruns for any param change; its output does not change, so nothing else reruns for it
     stages = ran_stages(experiment.stdout)
     assert stages[0] == "validate" and sorted(stages[1:]) == sorted(
-        ["pca@L1-16", "quantize_pca@L1-16", "evaluate_pca@L1-16", "benchmark", "report"]
+        ["pca@L1-16", "quantize_pca@L1-16", "evaluate_pca@L1-16", "benchmark", "report", "release"]
     )
     report = (project / "reports" / "report.md").read_text()
     assert "| L1-pca16-onnx-int8 " in report and "| L1-pca32-onnx-int8 " in report
@@ -110,7 +125,8 @@ def test_experiments_rerun_only_what_they_change(finished_project: Path) -> None
 
     # Speed settings change only the speed figures: the benchmark and the report rerun, nothing else.
     retimed = run(["dvc", "exp", "run", "-S", "benchmark.rounds=3"], project)
-    assert ran_stages(retimed.stdout) == ["validate", "benchmark", "report"]
+    retimed_stages = ran_stages(retimed.stdout)  # the release cards carry the speed-ups: they are rewritten too
+    assert retimed_stages[:2] == ["validate", "benchmark"] and sorted(retimed_stages[2:]) == ["release", "report"]
     assert json.loads((project / "metrics/benchmark.json").read_text())["method"]["rounds"] == 3
 
 

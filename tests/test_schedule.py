@@ -288,7 +288,7 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
 
     assert done["auto_scheduled"], "the run came from the schedule, not a manual trigger"
     assert run(["git", "log", "-1", "--format=%H"], origin).stdout.strip() == sha, "a run with nothing new made a commit"
-    assert int(stages_ran) == 9, subject  # every stage but validate: the corpus is an input of prepare
+    assert int(stages_ran) == 10, subject  # every stage but validate (release included): the corpus is an input of prepare
     messages = [entry["message"] for entry in prefect_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [done["id"]]}}})]
     assert any(m.startswith(f"committed {sha}") for m in messages), "the commit's sha is in the run's log"
     [subflow] = prefect_server.post("/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [done["id"]]}}})

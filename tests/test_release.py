@@ -1,0 +1,143 @@
+"""The release stage on hand-made model folders and metric files: each card has its own model's figures.
+
+Every model folder of the tiny profile (fp32 and int8, with and without PCA) gets ``release/<label>/``:
+its files hard-linked, a card with how it was made, its evaluation figures of every task family, its
+speed-up with the machine, and never the figures of the model it was made from. A model rebuilt after
+its evaluation, or a label without figures, stops the stage before it writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard
+
+from tasks.params import parse_params
+from tasks.paths import variant_folder, variant_label
+from tasks.release import RELEASE_DIR, StaleFigures, release, variants
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SAVED_CARD = """---
+tags:
+- sentence-transformers
+- generated_from_trainer
+library_name: sentence-transformers
+---
+
+# SentenceTransformer
+
+This is a [sentence-transformers](https://www.SBERT.net) model trained.
+
+## Model Details
+
+<!-- - **Base model:** [Unknown](https://huggingface.co/unknown) -->
+- **Output Dimensionality:** 384 dimensions
+
+## Evaluation
+
+### Metrics
+
+| Metric              | Value      |
+|:--------------------|:-----------|
+| **spearman_cosine** | **0.1111** |
+
+<!--
+## Bias, Risks and Limitations
+
+*What are the known or foreseeable issues stemming from this model?*
+-->
+
+## Training Details
+
+Training logs stay: they are the student's training history.
+"""
+
+
+def write(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A finished tiny-profile run's files: each model's STSb test figure and speed-up differ by model."""
+    params = parse_params(yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text()))
+    monkeypatch.chdir(tmp_path)
+    write(Path("data/teacher.json"), {"model": params.teacher.model, "dimension": 384, "sentences": 300})
+    write(Path("metrics/students/L1.json"), {"best_step": 4, "best_stsb_dev_spearman": 0.69, "epochs": 1.0, "kept_layers": [0],
+                                             "layers": 1, "learning_rate": 1e-4, "source": params.teacher.model, "steps": 8, "trained": True})
+    evaluation: dict[str, dict] = {}
+    speeds, lock = {}, {"schema": "2.0", "stages": {}}
+    for i, (name, group, dim) in enumerate(variants(params)):
+        label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
+        write(folder / "model.bin", f"weights of {label}")
+        if group != "fp32":  # what the quantize stage writes: how to load the int8 weights
+            backend = {"onnx-int8": "onnx", "openvino-int8": "openvino"}.get(group, group)
+            write(folder / "quantization.json", {"backend": backend, "file_name": f"{backend}/model_qint8.{backend}"})
+        if group == "fp32":  # an int8 folder has no card: the quantize stage leaves its fp32 model's card out
+            write(folder / "README.md", SAVED_CARD)
+        figures = {"stsb_test_spearman": 0.5 + i / 100, "stsb_dev_spearman": 0.6, "dimension": dim or 384,
+                   "bytes_per_embedding": 4 * (dim or 384), "parameters": 1000, "disk_bytes": 2000}
+        evaluation.setdefault(f"{name}-pca{dim}" if dim else name, {})[label] = figures
+        if group == "fp32":
+            evaluation[f"{name}-pca{dim}" if dim else name][f"{label}-emb-binary"] = {"stsb_test_spearman": 0.4, "bytes_per_embedding": 48}
+        speeds[label] = {"device": "cpu", "sentences_per_second": {"median": 100.0}, "latency_ms": {"p50": 3.0},
+                         "speedup_vs_teacher": {"median": 2 + i, "q1": 1.5 + i, "q3": 2.5 + i}}
+        out = folder.parent.as_posix() if group != "fp32" else folder.as_posix()
+        lock["stages"][f"make {out}"] = {"outs": [{"path": out, "md5": f"{out}.dir"}]}
+        lock["stages"].setdefault(f"evaluate@{name}{dim or ''}", {"deps": []})["deps"].append({"path": out, "md5": f"{out}.dir"})
+    for file, variants_ in evaluation.items():
+        write(Path("metrics/eval") / f"{file}.json", {"variants": variants_})
+    write(Path("metrics/benchmark.json"), {
+        "environment": {"cpu": "Test CPU 9000", "cores": 2, "threads": 2, "git_commit": "0123456789abcdef", "gpu": None,
+                        "versions": {"sentence-transformers": "5.7.0"}},
+        "method": {"rounds": 7, "sentences": 256, "batch_size": 32}, "models": speeds})
+    write(Path("dvc.lock"), yaml.safe_dump(lock))
+    return params
+
+
+def test_every_model_folder_gets_a_card_with_its_own_figures(run) -> None:
+    labels = release(run)
+    expected = [variant_label(*v) for v in variants(run)]
+    assert labels == expected and sorted(p.name for p in RELEASE_DIR.iterdir()) == sorted(expected)
+    evaluation = {k: v for f in Path("metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
+    for i, (name, group, dim) in enumerate(variants(run)):
+        label = expected[i]
+        folder = RELEASE_DIR / label
+        assert (folder / "model.bin").stat().st_ino == (variant_folder(name, group, dim) / "model.bin").stat().st_ino  # a hard link
+        card = ModelCard.load(folder / "README.md")
+        text = card.text
+        assert card.data.base_model == run.teacher.model and card.data.model_name == label
+        assert f"# {label}\n" in text
+        assert f"| {evaluation[label]['stsb_test_spearman']:.4f}" in text  # its own STSb test figure ...
+        assert "0.1111" not in text  # ... not the figures of the card it was saved with
+        assert f"**Speed-up over the teacher:** {2 + i:.2f}x" in text and "Test CPU 9000, 2 cores" in text
+        assert ("PCA:** 32 dimensions" in text) == (dim == 32)
+        assert (f"Quantization:** {group}" in text) == (group != "fp32")
+        assert ("**Load:** `SentenceTransformer(path, backend=\"onnx\", model_kwargs={\"file_name\": \"onnx/model_qint8.onnx\"})`" in text) == (group == "onnx-int8")
+        assert ("binary embeddings" in text) == (group == "fp32")  # embedding precisions: the fp32 model's own
+        assert "Training logs stay" in text and "<!--\n## Bias, Risks and Limitations" in text  # the comment left whole
+        results = {r.metric_type: r.metric_value for r in card.data.eval_results}
+        assert results["stsb_test_spearman"] == evaluation[label]["stsb_test_spearman"]
+
+
+def test_a_model_rebuilt_after_its_evaluation_writes_no_card(run) -> None:
+    lock = yaml.safe_load(Path("dvc.lock").read_text())
+    lock["stages"]["make models/L1/pca/32"]["outs"][0]["md5"] = "rebuilt.dir"
+    Path("dvc.lock").write_text(yaml.safe_dump(lock))
+    with pytest.raises(StaleFigures, match="models/L1/pca/32 changed after it was evaluated"):
+        release(run)
+    assert not RELEASE_DIR.exists()
+
+
+def test_a_model_without_benchmark_figures_writes_no_card(run) -> None:
+    bench = json.loads(Path("metrics/benchmark.json").read_text())
+    del bench["models"]["L1-pca32-torch-int8"]
+    Path("metrics/benchmark.json").write_text(json.dumps(bench))
+    with pytest.raises(StaleFigures, match="no benchmark figures for L1-pca32-torch-int8"):
+        release(run)
+    assert not RELEASE_DIR.exists()
