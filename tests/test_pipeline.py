@@ -171,24 +171,34 @@ def test_flow_restores_from_run_cache(finished_project: Path) -> None:
     """Switch params.yaml to another configuration and back: the flow restores, as `dvc repro` does.
 
     The finished run's run-cache already holds the original configuration, so the test runs the
-    flow twice instead of three times.
+    flow twice instead of three times. The switch is one the benchmark alone reads (its rounds):
+    the stage reruns, then comes back from DVC's run-cache, in a fraction of a retrained student's
+    time; DVC restores any stage it can hash the same way, whatever its outputs. Its metrics file
+    records measured speeds, which no second measurement repeats byte for byte: equal bytes mean
+    restored, not rerun.
     """
     project = finished_project
     params = project / "params.yaml"
     original = params.read_text()
-    measured = ["metrics/students/L1.json", "metrics/eval/L1.json"]
-    first = {path: (project / path).read_text() for path in measured}
+    measured = project / "metrics" / "benchmark.json"
+    first = measured.read_text()
+    assert json.loads(first)["method"]["rounds"] == 2
 
-    params.write_text(original.replace("  eval_steps: 4\n  seed: 42", "  eval_steps: 4\n  seed: 7"))
-    assert "student@L1" in ran_stages(run_flow(project))
-    assert {path: (project / path).read_text() for path in measured} != first
+    params.write_text(original.replace("  rounds: 2\n", "  rounds: 1\n"))
+    changed = run_flow(project)
+    assert ran_stages(changed) == ["validate", "benchmark", "report"]
+    assert json.loads(measured.read_text())["method"]["rounds"] == 1
 
     params.write_text(original)
     started = time.monotonic()
     back = run_flow(project)
     print(f"run-cache round trip: {time.monotonic() - started:.1f} s")
-    assert "student@L1" not in ran_stages(back) and "quantize@L1" not in ran_stages(back)
-    assert stage_states(back)["student@L1"] == "Cached"
-    assert "Stage 'student@L1' is cached - skipping run" in back
-    assert {path: (project / path).read_text() for path in measured} == first
+    assert "benchmark" not in ran_stages(back)
+    # Only stages DVC keeps out of its run-cache run again, in seconds: validate (a persistent output)
+    # and report (uncached plain outputs).
+    assert set(ran_stages(back)) <= {"validate", "report"}, ran_stages(back)
+    assert stage_states(back)["benchmark"] == "Cached"
+    assert "Stage 'benchmark' is cached - skipping run" in back
+    assert re.search(r"benchmark: restored from the run-cache in [\d.]+ s", back), back[-3000:]
+    assert measured.read_text() == first
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
