@@ -31,7 +31,10 @@ from tests.conftest import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, stop, wait_for
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
-INTERVAL = 20  # seconds between scheduled runs
+INTERVAL = 10  # seconds between scheduled runs
+# How often the served process asks the server for runs that are due (Prefect's default: 10 s); each poll is one
+# small request, and the test waits that long for the first run and again for the run after it.
+RUNNER_POLL_SECONDS = 2
 
 
 def small_params() -> dict:
@@ -257,7 +260,8 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)], cwd=served, env=prefect_server.env(),
+            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)], cwd=served,
+            env={**prefect_server.env(), "PREFECT_RUNNER_POLL_FREQUENCY": str(RUNNER_POLL_SECONDS)},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
