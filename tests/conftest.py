@@ -72,3 +72,16 @@ def finished_project(tiny_pipeline_run: Path, tmp_path: Path) -> Path:
     project = tmp_path / "finished"
     shutil.copytree(tiny_pipeline_run, project, symlinks=True)
     return project
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``prefect server start`` (``tests/prefect_server.py``), one for the session: its start takes
+    tens of seconds. Tests share it, so each finds its own runs by id, never by assuming an empty server."""
+    from tests.prefect_server import start_server, stop
+
+    process, server = start_server(tmp_path_factory.mktemp("prefect-home"))
+    try:
+        yield server
+    finally:
+        stop(process)

@@ -1,7 +1,8 @@
 """A real ``prefect server start`` for the UI and schedule tests, plus helpers for its REST API.
 
-Import the fixture into a test module (``from tests.prefect_server import prefect_server``): each
-module gets its own server, with its own home and database, stopped however the tests end.
+The ``prefect_server`` fixture (``tests/conftest.py``) starts one server for the session, with its own
+home and database, stopped however the tests end: every test that needs one shares it, so a test finds
+its own runs by their ids (or by when they started), never by assuming it has the server to itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import TEST_ENV, VENV_BIN
 
@@ -86,15 +86,6 @@ def start_server(home: Path) -> tuple[subprocess.Popen, PrefectServer]:
         time.sleep(1)
     stop(process)
     raise RuntimeError(f"prefect server not healthy after {START_TIMEOUT}s:\n{server.log.read_text()[-4000:]}")
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory):
-    process, server = start_server(tmp_path_factory.mktemp("prefect-home"))
-    try:
-        yield server
-    finally:
-        stop(process)
 
 
 def wait_for(condition, timeout: float, interval: float = 2, what: str = "condition"):

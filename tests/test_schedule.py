@@ -28,10 +28,13 @@ from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
 from tasks import assets
 from tasks.params import ParamsError, parse_params
 from tests.conftest import ROOT, make_project, run
-from tests.prefect_server import PrefectServer, prefect_server, stop, wait_for  # noqa: F401  (fixture)
+from tests.prefect_server import PrefectServer, stop, wait_for
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
-INTERVAL = 20  # seconds between scheduled runs
+INTERVAL = 10  # seconds between scheduled runs
+# How often the served process asks the server for runs that are due (Prefect's default: 10 s); each poll is one
+# small request, and the test waits that long for the first run and again for the run after it.
+RUNNER_POLL_SECONDS = 2
 
 
 def small_params() -> dict:
@@ -71,8 +74,8 @@ def small_project(target: Path, corpus: list[str]) -> Path:
 
 @contextlib.contextmanager
 def reporting_to(server: PrefectServer):
-    """Flow runs in this process report to ``server``; its logs and events are sent before the block ends (after
-    the module's server stops, Prefect's workers would try to send them at exit for a minute)."""
+    """Flow runs in this process report to ``server``; its logs and events are sent before the block ends (once
+    the session's server stops, Prefect's workers would try to send them at exit for a minute)."""
     with temporary_settings({PREFECT_API_URL: server.api_url}):
         try:
             yield
@@ -103,7 +106,7 @@ def test_cron_comes_from_params() -> None:
         parse_params({**tiny, "schedule": {"cron": "every day"}})
 
 
-def test_a_failed_push_is_retried(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_failed_push_is_retried(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:
     """Pull and push meet the network: a push that fails because the remote is not there yet is tried again.
 
     The remote path is a file at first (the push fails), and becomes a folder 3 s later, before the
@@ -132,7 +135,7 @@ def test_a_failed_push_is_retried(prefect_server: PrefectServer, tiny_project: P
     assert any(path.is_file() for path in remote.rglob("*")), "the retried push uploaded the outputs"
 
 
-def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: Path) -> None:
     """A pull that diverged history or local changes block fails the git-pull task with the problem named,
     without retries (the same pull would fail again), and leaves the checkout as it was."""
     origin, served, other = tmp_path / "origin.git", tmp_path / "served", tmp_path / "other"
@@ -208,7 +211,7 @@ def test_a_push_race_rebases_or_stops(tmp_path: Path) -> None:
     assert not run(["git", "status", "--porcelain"], served).stdout, "the rebase was aborted"
 
 
-def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: Path) -> None:
     """A failed stage leaves its task run, the pipeline subflow and the scheduled run Failed, which is what the
     UI shows, and nothing is committed. The corpus has only lines too short to be sentences: validation accepts
     the file (it is not empty), the prepare stage stops on it (seconds, before any model loads)."""
@@ -228,7 +231,7 @@ def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: P
     assert head(project) == commit, "a failed run commits nothing"
 
 
-def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_path: Path) -> None:  # noqa: F811
+def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_path: Path) -> None:
     """A user adds sentences to the corpus in their clone and pushes; the next scheduled run pulls it, encodes
     only the new sentences, pushes the outputs to the DVC remote and commits dvc.lock, metrics and reports; a
     fresh clone with `dvc pull` then has the new result and nothing to run. A run with nothing new commits nothing.
@@ -257,7 +260,8 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)], cwd=served, env=prefect_server.env(),
+            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)], cwd=served,
+            env={**prefect_server.env(), "PREFECT_RUNNER_POLL_FREQUENCY": str(RUNNER_POLL_SECONDS)},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
