@@ -206,7 +206,7 @@ def test_flow_restores_from_run_cache(finished_project: Path, prefect_server: Pr
 
     params.write_text(original.replace("  rounds: 2\n", "  rounds: 1\n"))
     changed = run_flow(project, server=prefect_server)
-    assert ran_stages(changed) == ["validate", "benchmark", "report"]
+    assert ran_stages(changed)[:2] == ["validate", "benchmark"] and sorted(ran_stages(changed)[2:]) == ["release", "report"]
     assert json.loads(measured.read_text())["method"]["rounds"] == 1
 
     params.write_text(original)
@@ -215,7 +215,7 @@ def test_flow_restores_from_run_cache(finished_project: Path, prefect_server: Pr
     print(f"run-cache round trip: {time.monotonic() - started:.1f} s")
     assert "benchmark" not in ran_stages(back)
     # Only stages DVC keeps out of its run-cache run again, in seconds: validate (a persistent output)
-    # and report (uncached plain outputs).
+    # and report (uncached plain outputs); release (cached outputs) is restored like the benchmark.
     assert set(ran_stages(back)) <= {"validate", "report"}, ran_stages(back)
     assert stage_states(back)["benchmark"] == "Cached"
     assert "Stage 'benchmark' is cached - skipping run" in back
