@@ -82,3 +82,38 @@ def retrieval_scores(
     mrr = np.where(hits.any(axis=1), 1 / (first + 1), 0.0)
     scores[np.arange(len(rows)), rows] = -2.0  # below any cosine: ndcg_score needs finite scores
     return {f"ndcg_at_{k}": float(ndcg_score(truth, scores, k=k)), f"mrr_at_{k}": float(mrr.mean())}
+
+
+KEPT_SHARES = {  # each family's kept share: this figure of a model over the teacher's
+    "stsb_test_kept": "stsb_test_spearman",
+    "classification_kept": "classification_accuracy",
+    "clustering_kept": "clustering_v_measure",
+    "retrieval_kept": "retrieval_ndcg_at_10",
+}
+
+
+def family_scores(
+    vectors: Mapping[str, np.ndarray], documents: Sequence[str], topics: Sequence[str],
+    pairs: Sequence[tuple[str, str, float]], *, shots: Sequence[int], draws: int, clustering_seeds: int, retrieval_min_score: float,
+) -> dict[str, float]:
+    """Classification, clustering and retrieval figures of one variant from its vectors of the
+    evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector)."""
+    labels = np.asarray(topics)
+    articles = np.stack([vectors[text] for text in documents]).astype(np.float64)
+    scores: dict[str, float] = {}
+    for shot in shots:
+        for metric, value in few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot).items():
+            scores[f"classification_{metric}_{shot}shot"] = value
+    scores["classification_accuracy"] = float(np.mean([scores[f"classification_accuracy_{shot}shot"] for shot in shots]))
+    scores["clustering_v_measure"] = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
+    for metric, value in retrieval_scores(pairs, vectors, retrieval_min_score).items():
+        scores[f"retrieval_{metric}"] = value
+    return scores
+
+
+def kept_shares(metrics: dict, teacher: dict) -> dict[str, float]:
+    """Each family's share of the teacher's figure, and their mean (what the report can rank on)."""
+    kept = {name: metrics[key] / teacher[key] for name, key in KEPT_SHARES.items() if key in metrics and key in teacher}
+    if len(kept) == len(KEPT_SHARES):
+        kept["families_kept_mean"] = float(np.mean(list(kept.values())))
+    return kept
