@@ -113,6 +113,7 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         lines.append("- **Distillation:** none (the student was not trained)")
     lines.append(
         f"- **Training data:** {teacher['sentences']:,} sentences of `{params.prepare.corpus}`"
+        + (" (its articles held out for evaluation left out)" if params.prepare.corpus == "bbc-news" else "")
         + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
