@@ -34,10 +34,15 @@ def few_shot_classification(embeddings: np.ndarray, labels: np.ndarray, per_clas
 
 
 def clustering_v_measure(embeddings: np.ndarray, labels: np.ndarray, seeds: Sequence[int]) -> float:
-    """V-measure of k-means (k = the number of labels) against the labels, averaged over seeds."""
+    """V-measure of k-means (k = the number of labels) against the labels, averaged over seeds.
+
+    Each seed keeps the best of 10 k-means++ starts: with one start, the V-measure of the default
+    profile's 3-layer student varied by 0.08 between seeds and two near-identical models differed by
+    up to 0.11; with 10, by 0.002-0.006.
+    """
     k = len(np.unique(labels))
     return float(np.mean([
-        v_measure_score(labels, KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(embeddings)) for seed in seeds
+        v_measure_score(labels, KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embeddings)) for seed in seeds
     ]))
 
 
