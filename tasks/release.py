@@ -113,6 +113,7 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         lines.append("- **Distillation:** none (the student was not trained)")
     lines.append(
         f"- **Training data:** {teacher['sentences']:,} sentences of `{params.prepare.corpus}`"
+        + (" (its articles held out for evaluation left out)" if params.prepare.corpus == "bbc-news" else "")
         + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
@@ -138,12 +139,30 @@ FIGURES = (  # (eval key, what it measures, family): every task family the evalu
     ("stsb_test_spearman", "STSb test Spearman (cosine)", "Semantic similarity"),
     ("stsb_dev_spearman", "STSb dev Spearman (cosine)", "Semantic similarity"),
     ("stsb_test_kept", "STSb test Spearman / teacher's", "Semantic similarity"),
+    ("classification_accuracy", "Few-shot topic classification accuracy (BBC articles)", "Classification"),
+    ("classification_kept", "Classification accuracy / teacher's", "Classification"),
+    ("clustering_v_measure", "k-means V-measure (BBC articles)", "Clustering"),
+    ("clustering_kept", "V-measure / teacher's", "Clustering"),
+    ("retrieval_ndcg_at_10", "nDCG@10, STSb test paraphrase retrieval", "Retrieval"),
+    ("retrieval_mrr_at_10", "MRR@10, STSb test paraphrase retrieval", "Retrieval"),
+    ("retrieval_kept", "nDCG@10 / teacher's", "Retrieval"),
+    ("families_kept_mean", "Mean of the four families' shares of the teacher", "All task families"),
     ("mse_to_teacher_x100", "MSE to the teacher x100 (held-out sentences)", "Knowledge distillation"),
     ("dimension", "Embedding dimension", "Size"),
     ("bytes_per_embedding", "Bytes per embedding", "Size"),
     ("parameters", "Parameters", "Size"),
     ("disk_bytes", "Model size on disk (bytes)", "Size"),
 )
+
+
+DATASETS = {  # family -> (dataset type, name) of its model-index entries
+    "Semantic similarity": ("stsb", "STSb"),
+    "Retrieval": ("stsb", "STSb test paraphrases"),
+    "Classification": ("bbc-news", "BBC news articles (held out of distillation)"),
+    "Clustering": ("bbc-news", "BBC news articles (held out of distillation)"),
+    "All task families": ("stsb+bbc-news", "STSb and BBC news articles"),
+    "Knowledge distillation": ("heldout", "held-out corpus"),
+}
 
 
 def figures(label: str, evaluation: dict) -> tuple[list[dict], list[EvalResult]]:
@@ -156,9 +175,9 @@ def figures(label: str, evaluation: dict) -> tuple[list[dict], list[EvalResult]]
             value = own[key]
             rows.append({"Task family": family, "Metric": text, "Value": f"{value:.4f}" if isinstance(value, float) else f"{value:,}"})
             if family != "Size":
-                results.append(EvalResult(task_type=family.lower().replace(" ", "-"), task_name=family, dataset_type="stsb"
-                                          if "stsb" in key else "heldout", dataset_name="STSb" if "stsb" in key else "held-out corpus",
-                                          metric_type=key, metric_name=text, metric_value=float(value)))
+                dataset_type, dataset_name = DATASETS[family]
+                results.append(EvalResult(task_type=family.lower().replace(" ", "-"), task_name=family, dataset_type=dataset_type,
+                                          dataset_name=dataset_name, metric_type=key, metric_name=text, metric_value=float(value)))
     for precision_label, m in sorted(evaluation.items()):
         if precision_label.startswith(f"{label}-emb-"):
             rows.append({"Task family": "Embedding quantization", "Metric": f"STSb test Spearman, {precision_label.rsplit('-', 1)[1]} embeddings ({m['bytes_per_embedding']} bytes)",

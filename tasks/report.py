@@ -3,10 +3,14 @@
 Reads ``metrics/eval/<name>.json`` of the teacher and of each student and PCA dimension in params,
 and ``metrics/benchmark.json``. Two trade-offs, two charts:
 
-- model compression (fewer layers, int8 runtimes) buys speed: STSb against speed-up over the teacher,
+- model compression (fewer layers, int8 runtimes) buys speed: quality against speed-up over the teacher,
   ``reports/models.png`` / ``reports/models.json``;
 - embedding compression (PCA dimensions, int8/uint8/binary embeddings) buys storage and search cost,
-  not encoding speed: STSb against bytes per embedding, ``reports/embeddings.png`` / ``.json``.
+  not encoding speed: quality against bytes per embedding, ``reports/embeddings.png`` / ``.json``.
+
+Quality is STSb test Spearman, or with ``report.rank_on: average`` the mean of the four task
+families' shares of the teacher's figure (STSb, classification, clustering, retrieval); the tables
+show every family either way.
 
 Speed-ups are medians over the benchmark's rounds with their quartiles as the spread; two models
 whose spreads overlap are not told apart (neither is "faster"). Writes ``reports/report.md`` and
@@ -31,7 +35,13 @@ log = logging.getLogger(__name__)
 REPORT_DIR = Path("reports")
 SUMMARY_FILE = Path("metrics/summary.json")
 EMBEDDING_MARK = "-emb-"
-ONE_POINT = 0.01  # one point of STSb Spearman x100
+ONE_POINT = 0.01  # one point of STSb Spearman x100, or of the mean kept share in %
+QUALITY = {  # report.rank_on -> the figure that ranks models, and its name on the charts (x100)
+    "stsb": ("stsb_test_spearman", "STSb test Spearman x100"),
+    "average": ("families_kept_mean", "mean kept share of the four task families, %"),
+}
+FAMILY_COLUMNS = (("classification_kept", "classif."), ("clustering_kept", "cluster"), ("retrieval_kept", "retrieval"),
+                  ("families_kept_mean", "4-family mean"))
 
 
 def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE) -> list[dict]:
@@ -41,6 +51,7 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
     one (``kind: embedding``, label ``<model>-emb-<precision>``, no speed of its own).
     """
     params = params or load_params()
+    quality_key = QUALITY[params.report.rank_on][0]
     files = [eval_dir / f"{TEACHER}.json"] + [eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca.dims]]
     for file in [*files, benchmark_file]:
         if not file.is_file():
@@ -50,7 +61,10 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
     rows = []
     for file in files:
         for label, metrics in json.loads(file.read_text())["variants"].items():
-            row = {"model": label, **metrics, "stsb_test_kept": metrics["stsb_test_spearman"] / teacher_score}
+            if quality_key not in metrics:
+                raise KeyError(f"{file} has no {quality_key} for {label}: rerun the evaluate stages (dvc repro)")
+            row = {"model": label, **metrics, "stsb_test_kept": metrics["stsb_test_spearman"] / teacher_score,
+                   "quality": metrics[quality_key]}
             if EMBEDDING_MARK in label:
                 row.update(kind="embedding", base=label.split(EMBEDDING_MARK)[0], precision=label.split(EMBEDDING_MARK)[1])
             else:
@@ -90,41 +104,41 @@ def embedding_rows(rows: list[dict]) -> list[dict]:
 
 
 def pareto_front(rows: list[dict]) -> set[str]:
-    """Models that no other model beats: at least as good on STSb, not slower, and better on one of them.
+    """Models that no other model beats: at least as good in quality, not slower, and better on one of them.
 
     Speed counts as better only beyond the spread, so a model whose speed-up is inside another's
     spread is beaten by it on STSb alone.
     """
 
     def beats(o: dict, r: dict) -> bool:
-        at_least = o["stsb_test_spearman"] >= r["stsb_test_spearman"] and not faster(r, o)
-        return at_least and (o["stsb_test_spearman"] > r["stsb_test_spearman"] or faster(o, r))
+        at_least = o["quality"] >= r["quality"] and not faster(r, o)
+        return at_least and (o["quality"] > r["quality"] or faster(o, r))
 
     return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
 
 
 def storage_front(rows: list[dict]) -> set[str]:
-    """Embeddings that no other embedding beats on STSb at no more bytes per embedding."""
+    """Embeddings that no other embedding beats in quality at no more bytes per embedding."""
 
     def beats(o: dict, r: dict) -> bool:
-        at_least = o["stsb_test_spearman"] >= r["stsb_test_spearman"] and o["bytes_per_embedding"] <= r["bytes_per_embedding"]
-        return at_least and (o["stsb_test_spearman"], -o["bytes_per_embedding"]) != (r["stsb_test_spearman"], -r["bytes_per_embedding"])
+        at_least = o["quality"] >= r["quality"] and o["bytes_per_embedding"] <= r["bytes_per_embedding"]
+        return at_least and (o["quality"], -o["bytes_per_embedding"]) != (r["quality"], -r["bytes_per_embedding"])
 
     return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
 
 
 def best_student(rows: list[dict]) -> dict | None:
-    """The model with the highest STSb test score that is not the teacher (embedding precisions are not models)."""
+    """The model of the highest quality that is not the teacher (embedding precisions are not models)."""
     students = [r for r in model_rows(rows) if r["model"] != TEACHER]
-    return max(students, key=lambda r: r["stsb_test_spearman"], default=None)
+    return max(students, key=lambda r: r["quality"], default=None)
 
 
 def fastest_within_one_point(rows: list[dict]) -> dict | None:
-    """The fastest model other than the teacher whose STSb test score is at most one point below the teacher's."""
+    """The fastest model other than the teacher whose quality is at most one point below the teacher's."""
     teacher = next(r for r in rows if r["model"] == TEACHER)
     close = [
         r for r in model_rows(rows)
-        if r["model"] != TEACHER and teacher["stsb_test_spearman"] - r["stsb_test_spearman"] <= ONE_POINT + 1e-9
+        if r["model"] != TEACHER and teacher["quality"] - r["quality"] <= ONE_POINT + 1e-9
     ]
     return max(close, key=lambda r: r["speedup"], default=None)
 
@@ -149,33 +163,42 @@ def speedup_text(r: dict) -> str:
     return f"{r['speedup']:.2f}x [{r['speedup_q1']:.2f}-{r['speedup_q3']:.2f}]"
 
 
+def family_cells(r: dict) -> str:
+    """Each other family's kept share and the four families' mean, in % of the teacher's figure."""
+    return " | ".join(f"{100 * r[key]:.1f}%" if key in r else "-" for key, _ in FAMILY_COLUMNS)
+
+
+FAMILY_HEADER = " | ".join(name for _, name in FAMILY_COLUMNS)
+
+
 def models_table(rows: list[dict], front: set[str]) -> str:
     lines = [
-        "| model | dim | STSb test | vs teacher | sentences/s | speed-up [spread] | vs own fp32 | latency p50 / p95 ms | size MB | device |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| model | dim | STSb test | vs teacher | {FAMILY_HEADER} | sentences/s | speed-up [spread] | vs own fp32 "
+        "| latency p50 / p95 ms | size MB | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         size = f"{r['disk_bytes'] / 1e6:.1f}" if "disk_bytes" in r else "-"
         own = "-" if r["fp32_model"] == r["model"] else f"{r['speedup_vs_fp32']:.2f}x"
         lines.append(
             f"| {r['model']}{' *' if r['model'] in front else ''} | {r['dimension']} | {100 * r['stsb_test_spearman']:.2f} "
-            f"| {100 * (r['stsb_test_kept'] - 1):+.2f}% | {r['sentences_per_second']:.0f} | {speedup_text(r)} | {own} "
+            f"| {100 * (r['stsb_test_kept'] - 1):+.2f}% | {family_cells(r)} | {r['sentences_per_second']:.0f} | {speedup_text(r)} | {own} "
             f"| {r['latency_p50_ms']:.1f} / {r['latency_p95_ms']:.1f} | {size} | {r['device']} |"
         )
     return "\n".join(lines)
 
 
 def embeddings_table(rows: list[dict], front: set[str]) -> str:
-    lines = ["| embedding | dim | precision | bytes/emb | STSb test | vs teacher |", "|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["bytes_per_embedding"], -r["stsb_test_spearman"])):
+    lines = [f"| embedding | dim | precision | bytes/emb | STSb test | vs teacher | {FAMILY_HEADER} |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["bytes_per_embedding"], -r["quality"])):
         lines.append(
             f"| {r['model']}{' *' if r['model'] in front else ''} | {r['dimension']} | {r['precision']} | {r['bytes_per_embedding']} "
-            f"| {100 * r['stsb_test_spearman']:.2f} | {100 * (r['stsb_test_kept'] - 1):+.2f}% |"
+            f"| {100 * r['stsb_test_spearman']:.2f} | {100 * (r['stsb_test_kept'] - 1):+.2f}% | {family_cells(r)} |"
         )
     return "\n".join(lines)
 
 
-def plot(points: list[tuple[float, float, str, bool]], xlabel: str, title: str, path: Path) -> list:
+def plot(points: list[tuple[float, float, str, bool]], xlabel: str, ylabel: str, title: str, path: Path) -> list:
     """A log-x scatter with its front joined by a line and every point labelled; returns the labels' boxes.
 
     Labels are placed bottom-up and each one moves up until it overlaps none placed before, with a
@@ -193,7 +216,7 @@ def plot(points: list[tuple[float, float, str, bool]], xlabel: str, title: str, 
     ax.plot([x for x, _ in line], [y for _, y in line], color="tab:red", label="Pareto front", zorder=2)
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("STSb test Spearman x100")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower left")
     xs, ys = [x for x, _, _, _ in points], [y for _, y, _, _ in points]
@@ -235,48 +258,55 @@ def method_text(benchmark: dict) -> str:
 
 def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE,
                  summary_file: Path = SUMMARY_FILE, params: Params | None = None) -> str:
+    params = params or load_params()
     rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
+    quality_name = QUALITY[params.report.rank_on][1]
     benchmark = json.loads(benchmark_file.read_text())
     models, embeddings = model_rows(rows), embedding_rows(rows)
     model_front, storage = pareto_front(models), storage_front(embeddings)
     best, fastest, warnings = best_student(rows), fastest_within_one_point(rows), sanity_warnings(rows, benchmark)
     lines = [
         "# Distillation trade-offs", "",
-        "STSb test Spearman (cosine) x100. " + method_text(benchmark), "",
-        "## Model compression: quality against speed", "", "`*` marks the Pareto front (STSb against speed-up).", "",
+        "STSb test Spearman (cosine) x100. The other task families (few-shot topic classification accuracy of the "
+        "evaluation BBC articles, their k-means V-measure, nDCG@10 of STSb test paraphrase retrieval) and their mean "
+        "with STSb are shares of the teacher's figure. " + method_text(benchmark), "",
+        "## Model compression: quality against speed", "", f"`*` marks the Pareto front ({quality_name} against speed-up).", "",
         models_table(models, model_front), "",
         "## Embedding compression: quality against bytes per embedding", "",
         "PCA and embedding precisions change what is stored and searched, not how fast a model encodes. "
-        "`*` marks the front of STSb against bytes per embedding.", "",
+        f"`*` marks the front of {quality_name} against bytes per embedding.", "",
         embeddings_table(embeddings, storage), "",
         "## Summary", "",
-        f"- Best student (highest STSb test of any model but the teacher): {best['model'] if best else '-'}"
-        + (f", {100 * best['stsb_test_spearman']:.2f} ({100 * best['stsb_test_kept']:.2f}% of the teacher)" if best else ""),
+        f"- Best student (highest {quality_name} of any model but the teacher): {best['model'] if best else '-'}"
+        + (f", STSb {100 * best['stsb_test_spearman']:.2f} ({100 * best['stsb_test_kept']:.2f}% of the teacher)" if best else "")
+        + (f", four families {100 * best['families_kept_mean']:.2f}% of the teacher" if best and "families_kept_mean" in best else ""),
         f"- Fastest model within one point of the teacher: {fastest['model'] if fastest else 'none'}"
-        + (f", {speedup_text(fastest)} at {100 * fastest['stsb_test_spearman']:.2f}" if fastest else ""),
+        + (f", {speedup_text(fastest)} at {quality_name} {100 * fastest['quality']:.2f}" if fastest else ""),
     ]
     lines += [f"- Sanity: {w}" for w in warnings] or ["- Sanity: no model with fewer layers measured slower than one with more."]
     text = "\n".join(lines) + "\n"
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text(text)
     write_json(report_dir / "models.json", [
-        {"model": r["model"], "speedup": r["speedup"], "stsb": 100 * r["stsb_test_spearman"], "pareto": r["model"] in model_front}
+        {"model": r["model"], "speedup": r["speedup"], "stsb": 100 * r["stsb_test_spearman"],
+         "families_kept_mean": 100 * r["families_kept_mean"] if "families_kept_mean" in r else None, "pareto": r["model"] in model_front}
         for r in models
     ])
     write_json(report_dir / "embeddings.json", [
         {"model": r["model"], "bytes_per_embedding": r["bytes_per_embedding"], "stsb": 100 * r["stsb_test_spearman"],
-         "pareto": r["model"] in storage}
+         "families_kept_mean": 100 * r["families_kept_mean"] if "families_kept_mean" in r else None, "pareto": r["model"] in storage}
         for r in embeddings
     ])
-    plot([(r["speedup"], 100 * r["stsb_test_spearman"], r["model"], r["model"] in model_front) for r in models],
-         "speed-up over the teacher (log scale; benchmark stage)", "Model compression", report_dir / "models.png")
-    plot([(r["bytes_per_embedding"], 100 * r["stsb_test_spearman"], r["model"], r["model"] in storage) for r in embeddings],
-         "bytes per embedding (log scale)", "Embedding compression", report_dir / "embeddings.png")
+    plot([(r["speedup"], 100 * r["quality"], r["model"], r["model"] in model_front) for r in models],
+         "speed-up over the teacher (log scale; benchmark stage)", quality_name, "Model compression", report_dir / "models.png")
+    plot([(r["bytes_per_embedding"], 100 * r["quality"], r["model"], r["model"] in storage) for r in embeddings],
+         "bytes per embedding (log scale)", quality_name, "Embedding compression", report_dir / "embeddings.png")
     write_json(summary_file, {
         "models": len(models),
         "embeddings": len(embeddings),
         "pareto_front": sorted(model_front),
         "storage_front": sorted(storage),
+        "rank_on": params.report.rank_on,
         "best_student": best["model"] if best else None,
         "fastest_within_one_point": fastest["model"] if fastest else None,
         "sanity_warnings": warnings,

@@ -83,6 +83,11 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     # Every model folder has a card; its release folder has the full one, with this model's own figures.
     evaluated = {k: v for f in (project / "metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
     labels = sorted(set(benchmark["models"]) - {"teacher"})
+    families = {"stsb_test_kept", "classification_accuracy", "clustering_v_measure", "retrieval_ndcg_at_10", "families_kept_mean"}
+    assert all(families <= set(m) for m in evaluated.values()) and len(evaluated) == 1 + 3 + 2 * 4 + 2 * 3  # embedding precisions too
+    assert evaluated["teacher"]["families_kept_mean"] == 1.0 and 0 < evaluated["L1"]["families_kept_mean"] < 1.5
+    prepared = json.loads((project / "metrics/prepare.json").read_text())
+    assert prepared["documents"] == {"articles": 100, "topics": 5} and prepared["corpus"]["articles_left_out"] == 100
     assert sorted(p.name for p in (project / "release").iterdir()) == labels
     for folder in ("models/L1/student", "models/L1/pca/32"):  # the save-time card of an fp32 model
         assert (project / folder / "README.md").is_file(), folder
