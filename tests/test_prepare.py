@@ -64,7 +64,7 @@ def test_unusable_corpora_stop_prepare_with_counts(tmp_path: Path, case: str, na
     out = tmp_path / "prepared"
     if message is None:
         counts = prepare(params, out_dir=out, metrics_file=tmp_path / "prepare.json")
-        assert counts["corpus"] == {"lines_read": 201, "blank": 0, "undecodable": 1}
+        assert counts["corpus"] == {"lines_read": 201, "blank": 0, "undecodable": 1, "articles_left_out": 0}  # a local corpus: no BBC article to leave out
         return
     with pytest.raises(ParamsError) as error:
         prepare(params, out_dir=out, metrics_file=tmp_path / "prepare.json")
