@@ -26,6 +26,7 @@ from tasks.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
 
 log = logging.getLogger(__name__)
 
+
 def describe_model(model: SentenceTransformer, name: str, base_model: str, made: str) -> None:
     """Provenance on the model card ``model.save`` writes (sentence-transformers' ``SentenceTransformerModelCardData``).
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard
 
+from tasks.assets import BBC_NEWS, HUB_ID
 from tasks.fileio import atomic_dir
-from tasks.assets import HUB_ID
 from tasks.params import Params
 from tasks.paths import (
     BENCHMARK_FILE,
@@ -113,7 +113,7 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         lines.append("- **Distillation:** none (the student was not trained)")
     lines.append(
         f"- **Training data:** {teacher['sentences']:,} sentences of `{params.prepare.corpus}`"
-        + (" (its articles held out for evaluation left out)" if params.prepare.corpus == "bbc-news" else "")
+        + (" (its articles held out for evaluation left out)" if params.prepare.corpus == BBC_NEWS else "")
         + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
@@ -267,11 +267,12 @@ def release(params: Params, release_dir: Path = RELEASE_DIR, eval_dir: Path = EV
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         evaluation = _read_json(eval_file(name, dim, eval_dir))["variants"]
         rows, results = figures(label, evaluation)
-        made = [*how_made(name, group, dim, params, _read_json(student_metrics_file(name)), teacher), load_line(folder)]
+        student = _read_json(student_metrics_file(name))
+        made = [*how_made(name, group, dim, params, student, teacher), load_line(folder)]
         # an int8 folder keeps no card (its fp32 model's would show that model's figures): start from the fp32 card
         saved = next((f / CARD for f in (folder, variant_folder(name, FP32, dim)) if (f / CARD).is_file()), folder / CARD)
         cards[label] = (folder, build_card(label, saved, made, rows, results, speed_lines(label, benchmark), teacher["model"],
-                                         base_model=_read_json(student_metrics_file(name)).get("source") or teacher["model"]))
+                                         base_model=student.get("source") or teacher["model"]))
     with atomic_dir(release_dir) as tmp:
         for label, (folder, card) in cards.items():
             link_tree(folder, tmp / label)
