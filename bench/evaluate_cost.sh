@@ -2,7 +2,8 @@
 # What a code change costs the evaluate stage, measured side by side: BEFORE and AFTER are two checkouts
 # of this project, RUN a finished run of the profile (data/, models/, metrics/). On a hard-linked copy of
 # RUN, each round evaluates the teacher and STUDENT (its body cache emptied, as DVC leaves it) with each
-# checkout's code and params.yaml, interleaved; prints seconds per round.
+# checkout's code and params.yaml, interleaved; prints wall and CPU (user + system) seconds per round:
+# on a shared machine the CPU seconds move less with what else runs.
 #   bench/evaluate_cost.sh BEFORE AFTER RUN [STUDENT] [ROUNDS]
 set -euo pipefail
 before=$(realpath "$1") after=$(realpath "$2") run=$(realpath "$3") student=${4:-L3} rounds=${5:-2}
@@ -15,9 +16,10 @@ for round in $(seq "$rounds"); do
     for target in teacher "$student"; do
       rm -rf "data/evaluation_bodies/$student" params.yaml
       cp "$code/params.yaml" params.yaml
-      start=$(date +%s.%N)
-      PYTHONPATH=$code "$python" -P -m tasks.evaluate "$target" > "$copy/last.log" 2>&1  # -P: the checkout's tasks/, not the copy's
-      echo "round $round $code $target $(echo "$(date +%s.%N) - $start" | bc) s"
+      # -P: the checkout's tasks/, not the copy's
+      PYTHONPATH=$code /usr/bin/time -f "%e %U %S" -o "$copy/time" "$python" -P -m tasks.evaluate "$target" > "$copy/last.log" 2>&1
+      read -r wall user system < "$copy/time"
+      echo "round $round $code $target wall $wall s cpu $(echo "$user + $system" | bc) s"
     done
   done
 done

@@ -137,7 +137,6 @@ def load_line(folder: Path) -> str:
 
 FIGURES = (  # (eval key, what it measures, family): every task family the evaluate stage writes
     ("stsb_test_spearman", "STSb test Spearman (cosine)", "Semantic similarity"),
-    ("stsb_dev_spearman", "STSb dev Spearman (cosine)", "Semantic similarity"),
     ("stsb_test_kept", "STSb test Spearman / teacher's", "Semantic similarity"),
     ("classification_accuracy", "Few-shot topic classification accuracy (BBC articles)", "Classification"),
     ("classification_kept", "Classification accuracy / teacher's", "Classification"),

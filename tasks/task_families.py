@@ -104,7 +104,7 @@ def family_scores(
     """Classification, clustering and retrieval figures of one variant from its vectors of the
     evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector)."""
     labels = np.asarray(topics)
-    articles = np.stack([vectors[text] for text in documents]).astype(np.float64)
+    articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
     scores: dict[str, float] = {}
     for shot in shots:
         for metric, value in few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot).items():

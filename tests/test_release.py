@@ -80,7 +80,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             write(folder / "quantization.json", {"backend": backend, "file_name": f"{backend}/model_qint8.{backend}"})
         if group == "fp32":  # an int8 folder has no card: the quantize stage leaves its fp32 model's card out
             write(folder / "README.md", SAVED_CARD)
-        figures = {"stsb_test_spearman": 0.5 + i / 100, "stsb_dev_spearman": 0.6, "dimension": dim or 384,
+        figures = {"stsb_test_spearman": 0.5 + i / 100, "dimension": dim or 384,
                    "bytes_per_embedding": 4 * (dim or 384), "parameters": 1000, "disk_bytes": 2000}
         evaluation.setdefault(f"{name}-pca{dim}" if dim else name, {})[label] = figures
         if group == "fp32":
