@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-from tasks.paths import PREPARED_DIR
+from tasks.paths import DOCUMENTS_FILE, PREPARED_DIR
 
 
 def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
@@ -31,9 +31,9 @@ def stsb_pairs(split: str, prepared_dir: Path = PREPARED_DIR) -> dict[str, list]
     return pq.read_table(Path(prepared_dir) / f"stsb_{split}.parquet").to_pydict()
 
 
-def evaluation_documents(prepared_dir: Path = PREPARED_DIR) -> tuple[list[str], list[str]]:
+def evaluation_documents(path: Path = DOCUMENTS_FILE) -> tuple[list[str], list[str]]:
     """Texts and topic labels of the articles the classification and clustering families score."""
-    table = pq.read_table(Path(prepared_dir) / "documents.parquet")
+    table = pq.read_table(path)
     return table["text"].to_pylist(), table["label"].to_pylist()
 
 

@@ -1,8 +1,9 @@
 """Prepare data: STS benchmark splits and the unlabeled distillation corpus, as Parquet.
 
 Reads ``params.prepare``. Writes ``data/prepared/`` (``corpus.parquet`` with a ``split`` column of
-train/heldout, ``stsb_{train,dev,test}.parquet``, ``documents.parquet``: the labelled BBC articles of
-the classification and clustering families) and ``metrics/prepare.json`` with the counts of
+train/heldout, ``stsb_{train,dev,test}.parquet``), ``data/documents.parquet`` (the labelled BBC
+articles of the classification and clustering families: only the evaluate stages read it, so a
+change to them retrains nothing) and ``metrics/prepare.json`` with the counts of
 sentences read, dropped and truncated. The evaluation articles are never distilled on: with the
 ``bbc-news`` corpus, their sentences are left out of it. A corpus that yields no usable sentence, or has more than
 ``max_undecodable_share`` of its lines not valid UTF-8, stops the stage with those counts (exit 2).
@@ -26,7 +27,7 @@ from tasks import assets
 from tasks.cli import configure_logging
 from tasks.fileio import atomic_dir, write_json, write_parquet
 from tasks.params import ParamsError, PrepareParams, load_or_exit
-from tasks.paths import PREPARED_DIR
+from tasks.paths import DOCUMENTS_FILE, PREPARED_DIR
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,9 @@ def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple
     return kept, counts
 
 
-def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: Path = METRICS_FILE) -> dict:
+def prepare(
+    params: PrepareParams, out_dir: Path = PREPARED_DIR, documents_file: Path = DOCUMENTS_FILE, metrics_file: Path = METRICS_FILE
+) -> dict:
     articles = evaluation_articles(params.documents_per_topic, params.seed)
     excluded = frozenset(path for path, _ in articles) if params.corpus == assets.BBC_NEWS else frozenset()
     corpus, corpus_counts = load_corpus(params.corpus, params.corpus_column, excluded)
@@ -217,12 +220,12 @@ def prepare(params: PrepareParams, out_dir: Path = PREPARED_DIR, metrics_file: P
     counts.update(kept=len(chosen), train=len(chosen) - n_heldout, heldout=n_heldout)
     counts["stsb_pairs"] = {}
     counts["documents"] = {"articles": len(articles), "topics": len({topic for _, topic in articles})}
+    write_parquet(documents_file, pa.table({
+        "text": [article_text(path, params.document_chars) for path, _ in articles],
+        "label": [topic for _, topic in articles],
+    }))
     with atomic_dir(out_dir) as tmp:
         write_parquet(tmp / "corpus.parquet", pa.table({"sentence": chosen, "split": split}))
-        write_parquet(tmp / "documents.parquet", pa.table({
-            "text": [article_text(path, params.document_chars) for path, _ in articles],
-            "label": [topic for _, topic in articles],
-        }))
         for name, data in stsb.items():
             if params.stsb_test_pairs is not None and name != "train":
                 data = data.select(range(min(params.stsb_test_pairs, len(data))))

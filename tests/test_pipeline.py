@@ -135,6 +135,11 @@ def test_experiments_rerun_only_what_they_change(finished_project: Path) -> None
     assert retimed_stages[:2] == ["validate", "benchmark"] and sorted(retimed_stages[2:]) == ["release", "report"]
     assert json.loads((project / "metrics/benchmark.json").read_text())["method"]["rounds"] == 3
 
+    # The evaluation articles are the evaluate stages' input alone: shorter ones retrain nothing.
+    run(["dvc", "exp", "run", "-S", "prepare.document_chars=300", "prepare"], project)
+    stale = set(json.loads(run(["dvc", "status", "--json"], project).stdout))
+    assert "evaluate_teacher" in stale and all(stage.startswith("evaluate") for stage in stale), stale
+
 
 def run_flow(project: Path, *args: str, server: PrefectServer | None = None) -> str:
     """``python -m flows.pipeline``; its log. Without ``server`` it starts a temporary Prefect server of its
