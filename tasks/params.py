@@ -187,6 +187,11 @@ class ReportParams(Section):
         "stsb", description="Quality the Pareto fronts, charts and best student use: STSb test Spearman, "
         "or the average of the four task families' kept shares"
     )
+    compare_with_reference: bool = Field(
+        False, description="Add the section 'Side by side with the reference': the teacher, pruned students, the "
+        "teacher's PCA models and option-1 students matched to sentence-transformers' distillation example "
+        "(tasks/reference_figures.py)"
+    )
 
 
 class Params(Section):

@@ -16,19 +16,26 @@ Speed-ups are medians over the benchmark's rounds with their quartiles as the sp
 whose spreads overlap are not told apart (neither is "faster"). Writes ``reports/report.md`` and
 ``metrics/summary.json`` (Pareto fronts, the best student, the fastest model within one point of
 the teacher, and sanity warnings).
+
+With ``report.compare_with_reference: true`` the report ends with a section setting our fp32 models
+beside the published figures of sentence-transformers' distillation example
+(``tasks/reference_figures.py``), each matched by what it is, and ``metrics/summary.json`` holds the
+same rows under ``reference_comparison``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
+from tasks import reference_figures as reference
 from tasks.cli import configure_logging
 from tasks.fileio import atomic_path, write_json
 from tasks.params import Params, load_params
-from tasks.paths import BENCHMARK_FILE, EVAL_DIR, TEACHER, eval_file
+from tasks.paths import BENCHMARK_FILE, EVAL_DIR, FP32, TEACHER, eval_file, variant_label
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +205,176 @@ def embeddings_table(rows: list[dict], front: set[str]) -> str:
     return "\n".join(lines)
 
 
+KIND_ORDER = {"teacher": 0, "teacher_copy": 1, "pruned": 1, "untrained": 1, "teacher_pca": 2, "option1": 3}
+
+
+def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> dict:
+    """Our fp32 models beside the reference's figures (``tasks/reference_figures.py``), each matched by what it is.
+
+    | our model | ``kind`` | the reference's figures |
+    |---|---|---|
+    | the teacher | ``teacher`` | its teacher |
+    | a student keeping n of the teacher's layers, distilled | ``pruned`` | its n-layer student, if it has one |
+    | the teacher's layers, not trained (``train: false``) | ``teacher_copy`` | its teacher |
+    | that copy's PCA models | ``teacher_pca`` | its PCA 768 -> d, if it has that d |
+    | a student with its own ``model:`` (the reference's option 1) | ``option1`` | none |
+    | a student keeping fewer layers, not trained | ``untrained`` | none |
+
+    A model's layer count is the one the benchmark found in it (its ``architecture``). Students are
+    matched only when our teacher has the reference teacher's shape (12 layers, 768-d); the teachers
+    always. Each option-1 student is set against the pruned student(s) closest in speed.
+    """
+    models = {r["model"]: r for r in model_rows(rows)}
+
+    def layers(label: str) -> int:
+        shape = benchmark["models"].get(label, {}).get("architecture")
+        if shape is None:
+            raise KeyError(f"metrics/benchmark.json has no architecture for {label}: rerun the benchmark stage (dvc repro)")
+        return shape["layers"]
+
+    teacher_layers, teacher_dim = layers(TEACHER), models[TEACHER]["dimension"]
+    same_shape = (teacher_layers, teacher_dim) == (reference.TEACHER_LAYERS, reference.TEACHER_DIMENSION)
+    ref_teacher = reference.LAYERS[reference.TEACHER_LAYERS].stsb, 1.0
+    found = [comparison_row(models[TEACHER], "teacher", "teacher", teacher_layers, *ref_teacher)]
+    for name, spec in params.students.items():
+        count = layers(name)
+        if spec.model is not None:
+            trained = "distilled" if spec.train else "not trained"
+            found.append(comparison_row(models[name], "option1", f"option 1: {spec.model}, {trained}", count))
+        elif spec.train:
+            matched = same_shape and count < teacher_layers and count in reference.LAYERS
+            ref = (reference.LAYERS[count].stsb, reference.speedup(count)) if matched else ()
+            found.append(comparison_row(models[name], "pruned", f"{count} of the teacher's layers, distilled", count, *ref))
+        elif count == teacher_layers:
+            found.append(comparison_row(models[name], "teacher_copy", "the teacher's layers, not trained", count,
+                                        *(ref_teacher if same_shape else ())))
+            for dim in params.pca.dims:
+                ref = (reference.PCA_STSB[dim],) if same_shape and dim in reference.PCA_STSB else ()
+                found.append(comparison_row(models[variant_label(name, FP32, dim)], "teacher_pca",
+                                            f"the teacher + PCA {teacher_dim}->{dim}", count, *ref))
+        else:
+            found.append(comparison_row(models[name], "untrained", f"{count} of the teacher's layers, not trained", count))
+    found.sort(key=lambda r: (KIND_ORDER[r["kind"]], -r["layers"], -r["dimension"]))
+    return {
+        "source": reference.URL,
+        "reference_teacher": reference.TEACHER_MODEL,
+        "reference_speed_device": reference.SPEED_DEVICE,
+        "teacher": params.teacher.model,
+        "teacher_layers": teacher_layers,
+        "teacher_dimension": teacher_dim,
+        "students_matched": same_shape,
+        "rows": found,
+        "option1": [option1_finding(o, [r for r in found if r["kind"] == "pruned"]) for o in found if o["kind"] == "option1"],
+    }
+
+
+def comparison_row(r: dict, kind: str, what: str, layers: int, reference_stsb: float | None = None,
+                   reference_speedup: float | None = None) -> dict:
+    """One row of the comparison: the reference's STSb (x100) and speed-up, if matched, and ours from ``r``."""
+    return {
+        "model": r["model"], "kind": kind, "what": what, "layers": layers, "dimension": r["dimension"],
+        "reference_stsb": reference_stsb,
+        "reference_stsb_kept": None if reference_stsb is None else reference.kept(reference_stsb),
+        "reference_speedup": reference_speedup,
+        "stsb": 100 * r["stsb_test_spearman"], "stsb_test_kept": r["stsb_test_kept"],
+        **{key: r[key] for key in ("speedup", "speedup_q1", "speedup_q3", "device")},
+        **{key: r[key] for key, _ in FAMILY_COLUMNS if key in r},
+    }
+
+
+def option1_finding(option1: dict, pruned: list[dict]) -> dict:
+    """The reference's claim (option 2, pruned, beats option 1) on our figures: the option-1 student against the
+    pruned students whose speed-up spreads overlap its own, or else the one nearest in median speed-up."""
+    same_speed = [p for p in pruned if not faster(p, option1) and not faster(option1, p)]
+    closest = same_speed or sorted(pruned, key=lambda p: abs(math.log(p["speedup"] / option1["speedup"])))[:1]
+    verdicts = {claim_verdict(p, option1) for p in closest}
+    return {
+        "student": option1["model"], "closest_pruned": [p["model"] for p in closest], "same_speed": bool(same_speed),
+        "verdict": (verdicts.pop() if len(verdicts) == 1 else "mixed") if closest else "no pruned student",
+    }
+
+
+def claim_verdict(pruned: dict, option1: dict) -> str:
+    """``holds`` when the pruned student is at least as good on STSb and speed and better on one of them,
+    ``does not hold`` when the option-1 student is, ``tie`` or ``trade-off`` otherwise."""
+
+    def beats(a: dict, b: dict) -> bool:
+        at_least = a["stsb_test_kept"] >= b["stsb_test_kept"] and not faster(b, a)
+        return at_least and (a["stsb_test_kept"] > b["stsb_test_kept"] or faster(a, b))
+
+    if beats(pruned, option1):
+        return "holds"
+    if beats(option1, pruned):
+        return "does not hold"
+    return "tie" if pruned["stsb_test_kept"] == option1["stsb_test_kept"] else "trade-off"
+
+
+VERDICT_TEXT = {
+    "holds": "The claim holds here: the pruned student is at least as good on STSb and on speed, and better on one",
+    "does not hold": "The claim does not hold here: the option-1 student is at least as good on STSb and on speed, and better on one",
+    "trade-off": "Neither is better on both STSb and speed: a trade-off, not an answer to the claim",
+    "tie": "Equal on STSb and not told apart on speed",
+    "mixed": "The answer differs between those pruned students",
+}
+
+
+def kept_text(r: dict) -> str:
+    return f"{r['model']} keeps {100 * r['stsb_test_kept']:.2f}% of our teacher's STSb at {speedup_text(r)}"
+
+
+def reference_section(comparison: dict, benchmark: dict) -> list[str]:
+    """The report's section "Side by side with the reference": what is matched to what, the table, the claim."""
+    env = benchmark["environment"]
+    machine = env.get("gpu") if env["device"] == "cuda" else env["cpu"]
+    lines = [
+        "## Side by side with the reference", "",
+        f"The reference is [sentence-transformers' distillation example]({comparison['source']}): teacher "
+        f"{comparison['reference_teacher']} ({reference.TEACHER_LAYERS} layers, {reference.TEACHER_DIMENSION}-d), students "
+        f"keeping some of its layers, and PCA of its embeddings. Ours: teacher {comparison['teacher']} "
+        f"({comparison['teacher_layers']} layers, {comparison['teacher_dimension']}-d). Each of our fp32 models is matched "
+        "by what it is: the teacher to its teacher; a student keeping n of the teacher's layers (n as the benchmark found "
+        "it in the model), distilled, to its n-layer student; the teacher's layers not trained, and their PCA models, to "
+        "its teacher and its PCA rows; a student with its own model (the reference's option 1) to nothing. STSb test "
+        "Spearman x100, each change against its own teacher. The reference's speed-ups are its sentences/s on a "
+        f"{reference.SPEED_DEVICE} over its teacher's {reference.LAYERS[reference.TEACHER_LAYERS].sentences_per_second}; "
+        f"ours are this benchmark's, on {env['device']} ({machine}): the speed columns compare the shapes of the two "
+        "curves, not the machines.",
+    ]
+    if not comparison["students_matched"]:
+        lines[-1] += (f" Our teacher has {comparison['teacher_layers']} layers and {comparison['teacher_dimension']} dimensions, "
+                      f"the reference's {reference.TEACHER_LAYERS} and {reference.TEACHER_DIMENSION}: only the teachers are matched.")
+    lines += [
+        "",
+        f"| model | what | layers | dim | reference STSb | vs its teacher | our STSb | vs our teacher "
+        f"| reference speed-up ({reference.SPEED_DEVICE}) | our speed-up [spread] | device | {FAMILY_HEADER} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in comparison["rows"]:
+        ref_stsb, ref_kept, ref_speed = r["reference_stsb"], r["reference_stsb_kept"], r["reference_speedup"]
+        lines.append(
+            f"| {r['model']} | {r['what']} | {r['layers']} | {r['dimension']} | {'-' if ref_stsb is None else f'{ref_stsb:.2f}'} "
+            f"| {'-' if ref_kept is None else f'{100 * (ref_kept - 1):+.2f}%'} | {r['stsb']:.2f} | {100 * (r['stsb_test_kept'] - 1):+.2f}% "
+            f"| {'-' if ref_speed is None else f'{ref_speed:.2f}x'} | {speedup_text(r)} | {r['device']} | {family_cells(r)} |"
+        )
+    claim = f'Option 1 against option 2 (the reference: "{reference.CLAIM}")'
+    if not comparison["option1"]:
+        return [*lines, "", f"- {claim}: no student with its own `model:` in this run, so the claim is not tested here."]
+    by_label = {r["model"]: r for r in comparison["rows"]}
+    lines.append("")
+    for finding in comparison["option1"]:
+        option1 = by_label[finding["student"]]
+        text = f"- {claim}: {kept_text(option1)}"
+        if finding["closest_pruned"]:
+            which = "spreads overlap" if finding["same_speed"] else "the nearest median, outside the spread"
+            many = len(finding["closest_pruned"]) > 1
+            text += (f"; the pruned student{'s' if many else ''} closest in speed ({which}): "
+                     + ", ".join(kept_text(by_label[p]) for p in finding["closest_pruned"]) + f". {VERDICT_TEXT[finding['verdict']]}.")
+        else:
+            text += "; no distilled pruned student in this run to set it against."
+        lines.append(text)
+    return lines
+
+
 def plot(points: list[tuple[float, float, str, bool]], xlabel: str, ylabel: str, title: str, path: Path) -> list:
     """A log-x scatter with its front joined by a line and every point labelled; returns the labels' boxes.
 
@@ -284,6 +461,9 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
         + (f", {speedup_text(fastest)} at {quality_name} {100 * fastest['quality']:.2f}" if fastest else ""),
     ]
     lines += [f"- Sanity: {w}" for w in warnings] or ["- Sanity: no model with fewer layers measured slower than one with more."]
+    comparison = reference_comparison(rows, params, benchmark) if params.report.compare_with_reference else None
+    if comparison is not None:
+        lines += ["", *reference_section(comparison, benchmark)]
     text = "\n".join(lines) + "\n"
     with atomic_path(report_dir / "report.md") as tmp:
         tmp.write_text(text)
@@ -301,7 +481,7 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
          "speed-up over the teacher (log scale; benchmark stage)", quality_name, "Model compression", report_dir / "models.png")
     plot([(r["bytes_per_embedding"], 100 * r["quality"], r["model"], r["model"] in storage) for r in embeddings],
          "bytes per embedding (log scale)", quality_name, "Embedding compression", report_dir / "embeddings.png")
-    write_json(summary_file, {
+    summary = {
         "models": len(models),
         "embeddings": len(embeddings),
         "pareto_front": sorted(model_front),
@@ -310,7 +490,10 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
         "best_student": best["model"] if best else None,
         "fastest_within_one_point": fastest["model"] if fastest else None,
         "sanity_warnings": warnings,
-    })
+    }
+    if comparison is not None:
+        summary["reference_comparison"] = comparison
+    write_json(summary_file, summary)
     log.info("report written to %s", report_dir / "report.md")
     return text
 

@@ -165,9 +165,11 @@ def test_student_distill_overrides_only_its_own_training() -> None:
 
 
 def test_profiles_are_valid() -> None:
-    for profile in ["params.yaml", "profiles/tiny.yaml", "profiles/mpnet.yaml"]:
+    for profile in ["params.yaml", "profiles/tiny.yaml", "profiles/mpnet.yaml", "profiles/reference.yaml"]:
         params = load_params(ROOT / profile)
         assert params.students
+    reference = load_params(ROOT / "profiles" / "reference.yaml")
+    assert reference.report.compare_with_reference and reference.students["MiniLM"].model is not None
 
 
 def test_bad_params_exit_2_and_write_nothing(tiny_project: Path) -> None:

@@ -24,4 +24,8 @@ def test_profile_replaces_only_what_is_kept_elsewhere(tiny_project: Path) -> Non
     assert params.read_text() == edited
 
     unknown = run(["python", "-m", "flows.profile", "nope"], tiny_project, check=False)
-    assert unknown.returncode == 2 and "mpnet, tiny" in unknown.stderr
+    assert unknown.returncode == 2 and "mpnet, reference, tiny" in unknown.stderr
+
+    params.write_text((ROOT / "profiles" / "tiny.yaml").read_text())  # the edit dropped: tiny's text is a profile
+    run(["python", "-m", "flows.profile", "reference"], tiny_project)
+    assert params.read_text() == (ROOT / "profiles" / "reference.yaml").read_text()
