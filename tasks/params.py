@@ -85,6 +85,7 @@ class DistillOverrides(Section):
 
     epochs: Annotated[float, Field(gt=0)] | None = None
     learning_rate: Annotated[float, Field(gt=0)] | None = None
+    processes: PositiveInt | None = None
 
 
 class StudentSpec(Section):
@@ -121,6 +122,10 @@ class DistillParams(Section):
     warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
     eval_steps: PositiveInt = 100
     seed: int = 42
+    processes: PositiveInt = Field(
+        1, description="Training processes (DDP through torch.distributed.run: gloo on the CPU, nccl on GPUs); "
+        "they share batch_size, each taking batch_size / processes sentences a step"
+    )
 
 
 class PcaParams(Section):
@@ -298,6 +303,23 @@ def check_relations(params: Params) -> Iterator[str]:
         )
 
 
+def check_training_processes(params: Params) -> Iterator[str]:
+    """Each student's processes share its ``batch_size`` evenly: the effective batch stays ``distill.batch_size``."""
+    reported = set()
+    for name, spec in params.students.items():
+        distill = params.distill_for(name)
+        if not spec.train or distill.batch_size % distill.processes == 0:
+            continue
+        key = f"students.{name}.distill.processes" if spec.distill.processes is not None else "distill.processes"
+        if key not in reported:
+            reported.add(key)
+            divisors = [n for n in range(1, distill.batch_size + 1) if distill.batch_size % n == 0]
+            yield (
+                f"{key}: {distill.processes} processes cannot share distill.batch_size={distill.batch_size} evenly "
+                f"(allowed: a divisor of the batch size, {', '.join(map(str, divisors))})"
+            )
+
+
 def check_cron(params: Params) -> Iterator[str]:
     """The schedule as Prefect's own cron parser (croniter) reads it, limited to 5 fields."""
     cron = params.schedule.cron
@@ -430,7 +452,7 @@ def _importable(module: str) -> bool:
     return spec is not None
 
 
-CHECKS = (check_students, check_relations, check_cron, check_inputs, check_local_inputs, check_backends, check_models)
+CHECKS = (check_students, check_relations, check_training_processes, check_cron, check_inputs, check_local_inputs, check_backends, check_models)
 
 
 def parse_params(raw: Any) -> Params:

@@ -8,6 +8,12 @@ MSE by step) with DVCLive to ``metrics/students/<name>/training``. Training chec
 ``.work/checkpoints/<name>`` so a killed run resumes from its last complete one; they are kept only
 for a run with the same inputs (training data, STSb dev, teacher targets, student, distill params,
 training code) and removed once the model is saved.
+
+With ``distill.processes`` N > 1 the stage runs its training again under torch's launcher
+(``python -m torch.distributed.run``, N workers on 127.0.0.1): DDP, gloo on the CPU and nccl on
+GPUs, each worker taking ``batch_size / N`` sentences a step, so a step still sees ``batch_size``.
+The stage's own process prepares the checkpoints and waits; the first worker evaluates and writes
+every output.
 """
 
 from __future__ import annotations
@@ -19,14 +25,19 @@ import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
 
 import datasets
 import numpy as np
+import psutil
 import pyarrow as pa
 import torch
+import torch.distributed as dist
 from dvclive import Live
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -56,7 +67,8 @@ CURVES = {
     HELDOUT_METRIC: "eval/heldout_mse",
 }
 TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet")  # what training reads from the prepared data
-CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # torch.save zip files the trainer resumes from
+CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt")  # torch.save zip files the trainer resumes from, and its RNG states
+STAGE_PID = "DISTILL_STAGE_PID"  # set for the workers: the stage process that launched them
 
 
 def kept_layers(spec: StudentSpec, teacher_layers: int) -> list[int]:
@@ -126,6 +138,33 @@ class CachedMSEEvaluator(MSEEvaluator):
         if model is None:
             return self._teacher_embeddings
         return super().embed_inputs(model, sentences, **kwargs)
+
+
+class RankZeroEvaluator(SequentialEvaluator):
+    """``SequentialEvaluator`` that, under DDP, runs on the first process only and gives its scores to the others.
+
+    Every process then logs the same figures and picks the same best checkpoint, the evaluators' CSV
+    files have one writer, and the evaluation runs once, with the threads of all the processes (the
+    others wait in the broadcast), not once per process. Outside DDP it is a ``SequentialEvaluator``.
+    """
+
+    def __init__(self, evaluators: list) -> None:
+        super().__init__(evaluators)
+        self.primary_metric = "sequential_score"
+
+    def __call__(self, model, output_path=None, epoch=-1, steps=-1) -> dict[str, float]:
+        if not dist.is_initialized():
+            return super().__call__(model, output_path, epoch, steps)
+        scores: list[dict | None] = [None]
+        if dist.get_rank() == 0:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(threads * dist.get_world_size())
+            try:
+                scores = [super().__call__(model, output_path, epoch, steps)]
+            finally:
+                torch.set_num_threads(threads)
+        dist.broadcast_object_list(scores, src=0)
+        return scores[0]
 
 
 class TrainingCurves(TrainerCallback):
@@ -211,7 +250,10 @@ def project_sources(module: str) -> list[Path]:
 
 def training_run_key(name: str, spec: StudentSpec, params: DistillParams, teacher_ref: str, teacher_fingerprint: str) -> str:
     """Hash of everything the trained model depends on: the training, held-out and STSb dev data, the
-    teacher and its targets, the student, the distill params and the training code."""
+    teacher and its targets, the student, the distill params and the training code.
+
+    ``distill.processes`` among them: it changes the results (each process draws its own dropout
+    masks, an epoch drops its last incomplete batch) and the RNG files a checkpoint holds."""
     digest = hashlib.sha256(
         json.dumps([name, spec.model_dump(), params.model_dump(), teacher_ref, teacher_fingerprint]).encode()
     )
@@ -220,24 +262,29 @@ def training_run_key(name: str, spec: StudentSpec, params: DistillParams, teache
     return digest.hexdigest()
 
 
-def is_complete_checkpoint(folder: Path) -> bool:
-    """Whether the trainer finished writing ``folder``: its state parses, weights and archives are whole."""
+def is_complete_checkpoint(folder: Path, processes: int = 1) -> bool:
+    """Whether the trainer finished writing ``folder``: its state parses, weights and archives are whole.
+
+    Under DDP each of the ``processes`` writes its own RNG state (``rng_state_<rank>.pth``), the first
+    one the rest, and no process waits for the others: any of them may be the one cut short.
+    """
+    rng_states = ["rng_state.pth"] if processes == 1 else [f"rng_state_{rank}.pth" for rank in range(processes)]
     try:
         json.loads((folder / "trainer_state.json").read_text())
         with safe_open(str(folder / "model.safetensors"), framework="pt"):
             pass
-        for name in CHECKPOINT_ARCHIVES:
+        for name in [*CHECKPOINT_ARCHIVES, *rng_states]:
             zipfile.ZipFile(folder / name).close()  # a truncated file has no central directory
     except (OSError, ValueError, SafetensorError, zipfile.BadZipFile):
         return False
     return True
 
 
-def last_complete_checkpoint(folder: Path) -> Path | None:
+def last_complete_checkpoint(folder: Path, processes: int = 1) -> Path | None:
     """The newest checkpoint in ``folder`` that is complete; newer, half-written ones are removed."""
     numbered = [p for p in folder.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
     for checkpoint in sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
-        if is_complete_checkpoint(checkpoint):
+        if is_complete_checkpoint(checkpoint, processes):
             return checkpoint
         log.warning("%s is incomplete (a run was killed while writing it): removed", checkpoint)
         shutil.rmtree(checkpoint)
@@ -246,14 +293,100 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
     return None
 
 
-def _fresh_checkpoint_dir(folder: Path, run_key: str) -> Path:
-    """Checkpoints are reused only by a run with the same inputs; anything else starts clean."""
+def prepare_checkpoints(folder: Path, run_key: str, processes: int, worker: bool) -> Path | None:
+    """The checkpoint to resume from. Checkpoints are reused only by a run with the same inputs (anything
+    else starts clean) and half-written ones are removed, by the stage's own process: its workers find
+    the folder ready and only read it, as two processes removing files at once would race."""
     marker = folder / "run_key.txt"
-    if folder.exists() and (not marker.is_file() or marker.read_text() != run_key):
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    marker.write_text(run_key)
-    return folder
+    if worker:
+        if not marker.is_file() or marker.read_text() != run_key:
+            raise RuntimeError(
+                f"{folder} was not prepared for this run: start the training with `python -m tasks.student NAME`, "
+                "which launches its own workers"
+            )
+    else:
+        if folder.exists() and (not marker.is_file() or marker.read_text() != run_key):
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.write_text(run_key)
+    return last_complete_checkpoint(folder, processes)
+
+
+def worker_rank(processes: int) -> int | None:
+    """This process's rank when it is one of the workers ``run_workers`` launched, else None."""
+    if STAGE_PID not in os.environ:
+        return None
+    if os.environ.get("WORLD_SIZE") != str(processes):
+        raise RuntimeError(
+            f"this training worker is one of {os.environ.get('WORLD_SIZE')} processes, and distill.processes is "
+            f"{processes}: start the training with `python -m tasks.student NAME`, which launches its own workers"
+        )
+    return int(os.environ["RANK"])
+
+
+def end_with_the_launcher() -> None:
+    """Make the kernel kill this worker when its parent, torch's launcher, dies (Linux).
+
+    The launcher starts each worker in a session of its own, so a SIGKILL of the stage's process group
+    (which reaches the stage and the launcher, and leaves the launcher no chance to stop its workers)
+    would leave the workers training on, writing checkpoints beside the run that resumes them. A worker
+    whose stage is already gone when it gets here exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if not psutil.pid_exists(int(os.environ[STAGE_PID])):
+        raise SystemExit("the stage that launched this training worker has ended")
+
+
+def loopback_interface() -> str:
+    """The network interface holding 127.0.0.1, where the workers' gloo and nccl sockets listen."""
+    for interface, addresses in psutil.net_if_addrs().items():
+        if any(address.address == "127.0.0.1" for address in addresses):
+            return interface
+    return "lo"
+
+
+def run_workers(name: str, processes: int) -> None:
+    """Train ``name`` on ``processes`` workers of torch's launcher, each running this stage as one DDP rank.
+
+    The workers connect through 127.0.0.1: the launcher's rendezvous at a free port, gloo's and nccl's
+    sockets on the loopback interface (the launcher's stores, torch's ``TCPStore``, listen on every
+    interface whatever address they are given: see the README's security notes). On the CPU each worker gets its share of this process's torch threads, so N workers on N cores do not
+    oversubscribe them; with CUDA each worker takes a GPU. A worker that fails ends the others and the
+    stage, with the launcher's report of which rank failed, and exit status 1.
+    """
+    if torch.cuda.is_available() and processes > torch.cuda.device_count():
+        print(
+            f"error: distill.processes: {processes} processes need as many GPUs, and {torch.cuda.device_count()} "
+            f"are visible (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    threads = max(1, torch.get_num_threads() // processes)
+    interface = loopback_interface()
+    env = {
+        **os.environ, STAGE_PID: str(os.getpid()), "OMP_NUM_THREADS": str(threads),
+        "GLOO_SOCKET_IFNAME": interface, "NCCL_SOCKET_IFNAME": interface,
+    }
+    if not torch.cuda.is_available():
+        # accelerate names rank r's CPU `cpu:r`, a location torch.load cannot map a checkpoint's optimizer to (resume)
+        env["ACCELERATE_TORCH_DEVICE"] = "cpu"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={processes}",
+        "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", "--local-addr=127.0.0.1", "--max-restarts=0",
+        "-m", "tasks.student", name,
+    ]
+    log.info("training %s on %d processes, %d torch threads each: %s", name, processes, threads, " ".join(command[1:]))
+    status = subprocess.run(command, env=env, check=False).returncode
+    if status != 0:
+        print(
+            f"error: student {name}: training on {processes} processes failed (torch.distributed.run exited with "
+            f"status {status}; its report above names the failed rank and its error)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
 
 
 def distill(
@@ -265,8 +398,13 @@ def distill(
     params: DistillParams,
     checkpoint_dir: Path,
     log_dir: Path,
+    resume: Path | None = None,
 ) -> tuple[SentenceTransformer, dict]:
-    """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev."""
+    """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev.
+
+    Resumes from the checkpoint ``resume`` when given. With ``params.processes`` > 1 this is one of the
+    workers of a distributed launch (see ``run_workers``): each takes ``batch_size / processes`` a step.
+    """
     if len(train_texts) < params.batch_size:
         raise ValueError(
             f"distill.batch_size: {params.batch_size} is larger than the {len(train_texts)} training sentences"
@@ -278,7 +416,7 @@ def distill(
     steps_per_epoch = -(-len(train_texts) // params.batch_size)
     total_steps = params.max_steps if params.max_steps > 0 else int(np.ceil(steps_per_epoch * params.epochs))
     eval_steps = min(params.eval_steps, total_steps)
-    evaluator = SequentialEvaluator(
+    evaluator = RankZeroEvaluator(
         [
             stsb_evaluator("dev", batch_size=params.batch_size),
             CachedMSEEvaluator(heldout_texts, heldout_targets, name="heldout", batch_size=params.batch_size),
@@ -288,7 +426,7 @@ def distill(
         output_dir=str(checkpoint_dir),
         num_train_epochs=params.epochs,
         max_steps=params.max_steps,
-        per_device_train_batch_size=params.batch_size,
+        per_device_train_batch_size=params.batch_size // params.processes,
         per_device_eval_batch_size=params.batch_size,
         learning_rate=params.learning_rate,
         warmup_ratio=params.warmup_ratio,
@@ -304,16 +442,20 @@ def distill(
         seed=params.seed,
         data_seed=params.seed,
         report_to="none",
+        # DDP: gloo on the CPU (accelerate would take MPI where torch has it); with CUDA accelerate's choice, nccl
+        **({"use_cpu": True, "ddp_backend": "gloo"} if params.processes > 1 and not torch.cuda.is_available() else {}),
     )
     trainer = SentenceTransformerTrainer(
         model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator,
         callbacks=[TrainingCurves(log_dir)],
     )
-    resume = last_complete_checkpoint(checkpoint_dir)
+    if trainer.args.world_size != params.processes:
+        raise RuntimeError(f"distill.processes is {params.processes}, but the trainer runs on {trainer.args.world_size}")
     if resume:
         log.info("resuming training from %s", resume)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainer.accelerator.wait_for_everyone()  # every rank has loaded the best checkpoint: the first may now remove them
     best = trainer.state.best_model_checkpoint
     return trainer.model, {
         "train_seconds": round(time.perf_counter() - started, 1),
@@ -326,24 +468,37 @@ def distill(
 
 def train_student(name: str, params: Params) -> dict:
     spec = params.students[name]
+    distill_params = params.distill_for(name)
+    rank = worker_rank(distill_params.processes)
+    if rank is not None:
+        end_with_the_launcher()
     teacher_cache = open_teacher_cache()
+    if spec.train:
+        run_key = training_run_key(name, spec, distill_params, params.teacher.model, teacher_cache.fingerprint)
+        checkpoints = CHECKPOINTS_DIR / name
+        resume = prepare_checkpoints(checkpoints, run_key, distill_params.processes, worker=rank is not None)
+        if distill_params.processes > 1 and rank is None:
+            run_workers(name, distill_params.processes)
+            return json.loads(student_metrics_file(name).read_text())
     student, facts = build_student(spec, params.teacher.model)
     summary: dict = {"name": name, **facts, "trained": spec.train}
     if spec.train:
-        distill_params = params.distill_for(name)
         train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
         train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
         student_dim = student.get_embedding_dimension()
         if student_dim != teacher_cache.dimension:
             train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, distill_params.seed)
             summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
-        run_key = training_run_key(name, spec, distill_params, params.teacher.model, teacher_cache.fingerprint)
-        checkpoints = _fresh_checkpoint_dir(CHECKPOINTS_DIR / name, run_key)
         student, training = distill(
             student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints,
-            training_log_dir(name),
+            training_log_dir(name), resume,
         )
-        summary.update(training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate)
+        summary.update(
+            training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate,
+            processes=distill_params.processes,
+        )
+        if rank:
+            return summary  # the first worker writes the outputs
     else:
         untrained_training_log(training_log_dir(name))
     summary["parameters"] = sum(p.numel() for p in student.parameters())

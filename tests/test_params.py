@@ -50,7 +50,12 @@ INVALID = [
     ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8', 'openvino-int8' or 'torch-int8'"),
     ("heldout leaves nothing", with_change("prepare.heldout_sentences", 300), "prepare.heldout_sentences: 300 leaves no training sentences"),
     ("student lr <= 0", with_change("students", {"S": {"layers": [0], "distill": {"learning_rate": 0}}}), "students.S.distill.learning_rate: Input should be greater than 0 (got 0)"),
-    ("student distill key", with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}), "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate)"),
+    ("student distill key", with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}), "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, processes)"),
+    ("no training process", with_change("distill.processes", 0), "distill.processes: Input should be greater than 0 (got 0)"),
+    ("processes that do not divide the batch", with_change("distill.processes", 3),
+     "distill.processes: 3 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, 1, 2, 4, 8, 16)"),
+    ("student processes that do not divide the batch", with_change("students", {"S": {"layers": [0], "distill": {"processes": 5}}}),
+     "students.S.distill.processes: 5 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, 1, 2, 4, 8, 16)"),
     ("bad student name", with_change("students", {"a/b": {"layers": [0]}}), "students.a/b: invalid student name 'a/b' (allowed: letters, digits and _;"),
     ("student name with a dot", with_change("students", {"L3.v2": {"layers": [0]}}), "students.L3.v2: invalid student name 'L3.v2' (allowed: letters, digits and _; a '.' breaks DVC's students.${key}"),
     ("student named teacher", with_change("students", {"teacher": {"layers": [0]}}), "students.teacher: the name 'teacher' is reserved"),
@@ -162,6 +167,13 @@ def test_student_distill_overrides_only_its_own_training() -> None:
     own, other = params.distill_for("S"), params.distill_for("T")
     assert own.epochs == 3 and other.epochs == params.distill.epochs != 3
     assert own.learning_rate == other.learning_rate == params.distill.learning_rate
+
+
+def test_training_processes_are_not_capped_at_the_cpu_count() -> None:
+    """More processes than cores is slow, not wrong: only the batch size limits them (each takes batch_size / N)."""
+    assert parse_params(with_change("distill.processes", 16)).distill_for("L1").processes == 16  # 16 > the CI's cores
+    own = parse_params(with_change("students", {"S": {"layers": [0], "distill": {"processes": 2}}, "T": {"layers": [1]}}))
+    assert own.distill_for("S").processes == 2 and own.distill_for("T").processes == own.distill.processes == 1
 
 
 def test_profiles_are_valid() -> None:

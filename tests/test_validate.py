@@ -35,6 +35,9 @@ BAD_FILES = [  # (case, params.yaml content, the lines the user sees after "erro
      ["teacher.model: model folder './models/no-such-teacher' does not exist"]),
     ("missing STSb folder", edited(TINY, "stsb: sentence-transformers/stsb", "stsb: ./no-such-stsb"),
      ["prepare.stsb: './no-such-stsb' has no sts-train.csv, sts-dev.csv and sts-test.csv"]),
+    ("processes that do not divide the batch", edited(TINY, "  processes: 1 ", "  processes: 3 "),
+     ["distill.processes: 3 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, "
+      "1, 2, 4, 8, 16)"]),
     ("non-UTF-8 file", edited(TINY, "# Tiny profile", "# Tiny profile \udce9").encode("utf-8", "surrogateescape"),
      None),  # no header line: the file itself is named
 ]
