@@ -110,28 +110,29 @@ def embedding_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["kind"] == "embedding" or (r["kind"] == "model" and r["fp32_model"] == r["model"])]
 
 
-def pareto_front(rows: list[dict]) -> set[str]:
-    """Models that no other model beats: at least as good in quality, not slower, and better on one of them.
+def beats(a: dict, b: dict, quality: str = "quality") -> bool:
+    """``a`` is at least as good as ``b`` in ``quality``, not slower, and better on one of them.
 
     Speed counts as better only beyond the spread, so a model whose speed-up is inside another's
-    spread is beaten by it on STSb alone.
+    spread is beaten by it on quality alone.
     """
+    at_least = a[quality] >= b[quality] and not faster(b, a)
+    return at_least and (a[quality] > b[quality] or faster(a, b))
 
-    def beats(o: dict, r: dict) -> bool:
-        at_least = o["quality"] >= r["quality"] and not faster(r, o)
-        return at_least and (o["quality"] > r["quality"] or faster(o, r))
 
+def pareto_front(rows: list[dict]) -> set[str]:
+    """Models that no other model beats (``beats``) on quality and speed."""
     return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
 
 
 def storage_front(rows: list[dict]) -> set[str]:
     """Embeddings that no other embedding beats in quality at no more bytes per embedding."""
 
-    def beats(o: dict, r: dict) -> bool:
+    def beats_in_storage(o: dict, r: dict) -> bool:
         at_least = o["quality"] >= r["quality"] and o["bytes_per_embedding"] <= r["bytes_per_embedding"]
         return at_least and (o["quality"], -o["bytes_per_embedding"]) != (r["quality"], -r["bytes_per_embedding"])
 
-    return {r["model"] for r in rows if not any(beats(o, r) for o in rows if o is not r)}
+    return {r["model"] for r in rows if not any(beats_in_storage(o, r) for o in rows if o is not r)}
 
 
 def best_student(rows: list[dict]) -> dict | None:
@@ -297,14 +298,9 @@ def option1_finding(option1: dict, pruned: list[dict]) -> dict:
 def claim_verdict(pruned: dict, option1: dict) -> str:
     """``holds`` when the pruned student is at least as good on STSb and speed and better on one of them,
     ``does not hold`` when the option-1 student is, ``tie`` or ``trade-off`` otherwise."""
-
-    def beats(a: dict, b: dict) -> bool:
-        at_least = a["stsb_test_kept"] >= b["stsb_test_kept"] and not faster(b, a)
-        return at_least and (a["stsb_test_kept"] > b["stsb_test_kept"] or faster(a, b))
-
-    if beats(pruned, option1):
+    if beats(pruned, option1, "stsb_test_kept"):
         return "holds"
-    if beats(option1, pruned):
+    if beats(option1, pruned, "stsb_test_kept"):
         return "does not hold"
     return "tie" if pruned["stsb_test_kept"] == option1["stsb_test_kept"] else "trade-off"
 
