@@ -53,12 +53,21 @@ def speed(median: float, q1: float, q3: float, fp32: str, own: float = 1.0, laye
     return entry
 
 
+def write_run(tmp_path: Path, files: dict, benchmark: dict) -> tuple[Path, Path]:
+    """``metrics/eval``-like files (one per evaluate stage: its variants' figures) and a benchmark file."""
+    eval_dir = tmp_path / "eval"
+    eval_dir.mkdir()
+    for name, variants in files.items():
+        (eval_dir / f"{name}.json").write_text(json.dumps({"variants": variants}))
+    benchmark_file = tmp_path / "benchmark.json"
+    benchmark_file.write_text(json.dumps(benchmark))
+    return eval_dir, benchmark_file
+
+
 @pytest.fixture
 def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
     """Teacher 0.80 (6 layers); L3 0.795 at 1.8x [1.7-1.9]; its int8 copy 0.792 at 3.0x; L3-pca64 0.789 at
     1.85x, inside L3's spread, keeps 102% on the three other task families; L2 0.76 at 2.6x and its int8 copy at 4.0x; embedding precisions of each."""
-    eval_dir = tmp_path / "eval"
-    eval_dir.mkdir()
     files = {
         "teacher": {"teacher": quality(0.80), "teacher-emb-uint8": precision(0.795, 384, "uint8"),
                     "teacher-emb-binary": precision(0.70, 384, "binary")},
@@ -70,8 +79,6 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
         "L2-pca64": {"L2-pca64": quality(0.75, 64), "L2-pca64-onnx-int8": quality(0.745, 64),
                      "L2-pca64-emb-int8": precision(0.749, 64, "int8")},
     }
-    for name, variants in files.items():
-        (eval_dir / f"{name}.json").write_text(json.dumps({"variants": variants}))
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42},
         "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "git_commit": "abcdef0"},
@@ -87,8 +94,7 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
             "L2-pca64-onnx-int8": speed(3.9, 3.7, 4.1, "L2-pca64", own=1.5),
         },
     }
-    benchmark_file = tmp_path / "benchmark.json"
-    benchmark_file.write_text(json.dumps(benchmark))
+    eval_dir, benchmark_file = write_run(tmp_path, files, benchmark)
     raw = __import__("yaml").safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     raw["students"] = {"L3": {"num_layers": 3}, "L2": {"layers": [0, 5]}}
     raw["pca"]["dims"] = [64]
@@ -188,8 +194,6 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
     [1.90-2.00]; L5 distilled (no 5-layer row in the reference), 83.50 at 2.30x [2.20-2.40]; MiniLM, its own model
     (option 1, 384-d), 82.00 at 2.35x [2.25-2.45]: its spread overlaps L5's only. The PCA models of the students
     exist but have no reference row; an int8 copy is not fp32."""
-    eval_dir = tmp_path / "eval"
-    eval_dir.mkdir()
     files = {
         "teacher": {"teacher": figures(MPNET_STSB)},
         "L12": {"L12": figures(MPNET_STSB), "L12-onnx-int8": figures(0.8250)},
@@ -201,8 +205,6 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
         "MiniLM": {"MiniLM": figures(0.8200, 384, others=0.96)},
         "MiniLM-pca128": {"MiniLM-pca128": figures(0.8150, 128)},
     }
-    for name, variants in files.items():
-        (eval_dir / f"{name}.json").write_text(json.dumps({"variants": variants}))
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 16, "rounds": 5, "seed": 42},
         "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "git_commit": "abcdef0"},
@@ -219,8 +221,7 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
             "MiniLM-pca128": speed(2.36, 2.26, 2.46, "MiniLM-pca128"),
         },
     }
-    benchmark_file = tmp_path / "benchmark.json"
-    benchmark_file.write_text(json.dumps(benchmark))
+    eval_dir, benchmark_file = write_run(tmp_path, files, benchmark)
     raw = __import__("yaml").safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     raw["teacher"]["model"] = "sentence-transformers/all-mpnet-base-v2"
     raw["students"] = {"L12": {"train": False}, "L6": {"num_layers": 6}, "L5": {"num_layers": 5},
