@@ -138,6 +138,10 @@ class PcaParams(Section):
         description="Fit on more rows than this with IncrementalPCA, reading the cache in chunks of this size"
     )
     batch_size: PositiveInt = Field(description="Batch size of the student encoding the fitting sentences")
+    fit_on: Literal["normalized", "unnormalized"] = Field(
+        description="Fit on the unit-length embeddings (whose cosine users compare; the model normalizes before "
+        "the projection too) or on the outputs before Normalize"
+    )
 
 
 class QuantizeParams(Section):

@@ -8,7 +8,10 @@ sentence-transformers model to ``models/<name>/pca/<dim>`` and its explained var
 ``metrics/pca/<name>/<dim>.json``. Each dimension is its own stage: adding one fits only it.
 
 Unlike the reference script, the projection keeps the mean (``bias = -W @ mean``, so it is the true
-PCA) and sits before ``Normalize``, so the reduced embeddings are still unit length.
+PCA) and sits before ``Normalize``, so the reduced embeddings are still unit length. With
+``pca.fit_on: normalized`` it is fitted on the unit-length embeddings, the vectors whose cosine users
+compare, and the model gets a ``Normalize`` before the projection too; ``unnormalized`` fits on the
+body's outputs as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Dense
+from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
@@ -57,10 +60,18 @@ def fit_pca(
     return pca
 
 
-def with_pca(model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: int) -> SentenceTransformer:
-    """A new model: the same modules with the PCA projection placed before ``Normalize``."""
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def with_pca(
+    model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: int, normalized_input: bool = False
+) -> SentenceTransformer:
+    """A new model: the same modules with the PCA projection placed before ``Normalize`` (and after
+    another one when the PCA was fitted on unit-length embeddings)."""
     body, tail = split_normalize(model)
-    return SentenceTransformer(modules=[*body, pca_dense(pca, dimension), *tail], device=str(model.device))
+    head = [Normalize()] if normalized_input else []
+    return SentenceTransformer(modules=[*body, *head, pca_dense(pca, dimension), *tail], device=str(model.device))
 
 
 def reduce_student(name: str, dim: int, params: Params) -> dict:
@@ -70,13 +81,18 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
     texts = fit_sentences(params)
     if len(texts) <= dim:
         raise ValueError(f"pca.dims: {dim} needs more than {len(texts)} fitting sentences (pca.fit_sentences, prepare.max_sentences)")
-    pca = fit_pca(cache.lookup, texts, dim, params.pca.in_memory_rows)
+    normalized = params.pca.fit_on == "normalized"
+    lookup = (lambda batch: unit_rows(cache.lookup(batch))) if normalized else cache.lookup
+    pca = fit_pca(lookup, texts, dim, params.pca.in_memory_rows)
     with atomic_dir(pca_dir(name, dim)) as tmp:
-        reduced = with_pca(model, pca, dim)
-        describe_model(reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)), f"student {name} with a {dim}-dimension PCA projection")
+        reduced = with_pca(model, pca, dim, normalized_input=normalized)
+        describe_model(
+            reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)),
+            f"student {name} with a {dim}-dimension PCA projection fitted on its {params.pca.fit_on} embeddings",
+        )
         reduced.save(str(tmp))
     summary = {
-        "name": name, "dimension": dim, "fit_sentences": len(texts),
+        "name": name, "dimension": dim, "fit_sentences": len(texts), "fit_on": params.pca.fit_on,
         "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 5),
     }
     write_json(Path("metrics/pca") / name / f"{dim}.json", summary)

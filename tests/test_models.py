@@ -30,7 +30,7 @@ from tasks.evaluate import (
 )
 from tasks.models import load_variant, split_normalize, torch_int8
 from tasks.params import StudentSpec
-from tasks.pca import fit_pca, with_pca
+from tasks.pca import fit_pca, unit_rows, with_pca
 from tasks.prepare import load_stsb
 from tasks.quantize import (
     cpu_quantization_config,
@@ -145,6 +145,26 @@ def test_pca_is_the_centred_projection_before_normalize(
     reloaded, _ = encode_in_fresh_process(folder, sentences, tmp_path)
     np.testing.assert_array_equal(reloaded, vectors)
     # Evaluation runs the student's body once and applies each PCA variant's Dense + Normalize to it.
+    shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
+    np.testing.assert_allclose(np.stack([shared[s] for s in sentences]), vectors, atol=2e-5)
+
+
+def test_pca_fitted_on_unit_length_embeddings_normalizes_before_projecting(
+    minilm: SentenceTransformer, sentences: list[str], tmp_path: Path
+) -> None:
+    body, _ = split_normalize(minilm)
+    unit = unit_rows(SentenceTransformer(modules=body, device="cpu").encode(sentences))
+    pca = PCA(n_components=16, svd_solver="full").fit(unit[:200])
+    with_pca(minilm, pca, 16, normalized_input=True).save(str(tmp_path / "16"))
+    model = SentenceTransformer(str(tmp_path / "16"), device="cpu")
+    assert [type(m).__name__ for m in model] == ["Transformer", "Pooling", "Normalize", "Dense", "Normalize"]
+    expected = pca.transform(unit)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    vectors = model.encode(sentences)
+    np.testing.assert_allclose(vectors, expected, atol=2e-5)
+    # without the Normalize before it, the same projection gives other vectors
+    assert np.abs(with_pca(minilm, pca, 16).encode(sentences) - vectors).max() > 1e-2
+    # the evaluation's shared body (the outputs before the trailing Normalize) gets both Normalize modules applied
     shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
     np.testing.assert_allclose(np.stack([shared[s] for s in sentences]), vectors, atol=2e-5)
 

@@ -43,6 +43,7 @@ INVALID = [
     ("zero layers", with_change("students", {"S": {"num_layers": 0}}), "students.S.num_layers: Input should be greater than 0 (got 0)"),
     ("PCA above embedding", with_change("pca.dims", [512]), "pca.dims: 512 is not below the embedding size 384 of student 'L1' (allowed 1..383)"),
     ("PCA key dvc.yaml lists", with_change("pca.in_memory_rows", ...), "pca.in_memory_rows: required key is missing"),
+    ("PCA fit input", with_change("pca.fit_on", "raw"), "pca.fit_on: Input should be 'normalized' or 'unnormalized'"),
     ("PCA above fitting rows", with_change("pca.fit_sentences", 20), "pca.dims: 32 needs more than the at most 20 fitting sentences"),
     ("missing corpus file", with_change("prepare.corpus", "./no/such/corpus.txt"), "prepare.corpus: file or folder './no/such/corpus.txt' does not exist"),
     ("missing stsb folder", with_change("prepare.stsb", "/no/such/stsb"), "prepare.stsb: '/no/such/stsb' has no sts-train.csv"),
