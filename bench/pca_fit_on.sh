@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # PCA fitted on the unit-length embeddings or on the outputs before Normalize (`pca.fit_on`), on the same
-# students, fitting sentences and evaluation: RUN is a finished run of a profile (its student embeddings,
-# int8 copies and evaluation bodies are reused). On a hard-linked copy of RUN, with this checkout's code and
-# RUN's params.yaml, each mode fits, quantizes and evaluates every STUDENT at every DIM (DIMs need not be in
-# RUN's pca.dims), then one table prints each fp32 PCA model's STSb test score and mean kept share both ways.
+# students, fitting sentences and evaluation. RUN is a run of a profile whose STUDENTs are built and evaluated:
+# their int8 copies, evaluation bodies and (where RUN got that far) fitting embeddings are reused. On a
+# hard-linked copy of RUN, with this checkout's code and RUN's params.yaml, each mode fits, quantizes and
+# evaluates every STUDENT at every DIM (DIMs need not be in RUN's pca.dims), then one table prints each fp32
+# PCA model's STSb test score and mean kept share both ways.
 # PARAMS: the params file to start from (default RUN's own; another when RUN predates a key this code needs).
 #   bench/pca_fit_on.sh RUN "STUDENT..." "DIM..."     e.g. bench/pca_fit_on.sh /tmp/run "L3 L2" "128 64 32"
 set -euo pipefail
@@ -25,6 +26,9 @@ yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
 EOF
   mkdir -p "results/$mode"
   for student in $students; do
+    # the embeddings PCA fits on: read from RUN's cache, encoded only where RUN has not got that far
+    PYTHONPATH=$code "$python" -P -m tasks.student_embeddings "$student" >> "$copy/stages.log" 2>&1 \
+      || { echo "tasks.student_embeddings $student failed: $copy/stages.log" >&2; exit 1; }
     for dim in $dims; do
       for stage in pca quantize evaluate; do  # -P: this checkout's tasks/, not the copy's
         PYTHONPATH=$code "$python" -P -m tasks.$stage "$student" "$dim" >> "$copy/stages.log" 2>&1 \

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from tqdm.auto import tqdm
 
 from tasks.cli import configure_logging
@@ -109,7 +110,10 @@ def summarise(timed: dict[str, Timed], sentences: int) -> dict[str, dict]:
 
 
 def architecture(model: SentenceTransformer) -> dict:
-    """Layer count and width of a torch model's Transformer: what makes two models' speeds comparable."""
+    """Layer count and width of a torch model's Transformer: what makes two models' speeds comparable.
+    A static table has no layers."""
+    if isinstance(model[0], StaticEmbedding):
+        return {"model_type": "static", "layers": 0, "hidden_size": model[0].get_embedding_dimension()}
     config = model[0].auto_model.config
     return {"model_type": config.model_type, "layers": config.num_hidden_layers, "hidden_size": config.hidden_size}
 
@@ -128,7 +132,7 @@ def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, dict]]:
     for name in params.students:
         for dim in [None, *params.pca.dims]:
             fp32 = variant_label(name, FP32, dim)
-            for group in student_groups(name, params.quantize.backends):
+            for group in student_groups(name, params.backends_for(name)):
                 label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
                 if not folder.is_dir():
                     raise FileNotFoundError(f"{folder} not found: build every model (dvc repro) before the benchmark")

@@ -290,18 +290,24 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
     check_set = check_sentences(params.evaluate.check_sentences)
     batch = params.evaluate.batch_size
     result = {"variants": {}}
-    groups = student_groups(name, params.quantize.backends)
+    groups = student_groups(name, params.backends_for(name))
     for group, student_folder in tqdm(groups.items(), total=len(groups), unit="model", desc=f"evaluating {name}"):
         student = load_variant(student_folder)
         with_heldout = student.get_embedding_dimension() == teacher_dimension
-        shared = SharedBody(
-            student, evaluation_sentences(with_heldout), batch,
-            cache_root=body_cache_root(name, group), model_dir=student_folder, fill=dim is None,
-        )
-        check_body = SharedBody(student, check_set, batch)
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
         model = student if dim is None else load_variant(folder)
+        if dim is not None and params.students[name].static:
+            # its PCA may be folded into the table, so the student's outputs are not its input; a table lookup
+            # costs milliseconds: the PCA model embeds the sentences itself
+            shared = SharedBody(model, evaluation_sentences(with_heldout), batch)
+            check_body = SharedBody(model, check_set, batch)
+        else:
+            shared = SharedBody(
+                student, evaluation_sentences(with_heldout), batch,
+                cache_root=body_cache_root(name, group), model_dir=student_folder, fill=dim is None,
+            )
+            check_body = SharedBody(student, check_set, batch)
         metrics, embeddings = evaluate_model(
             label, model, folder, params, shared, check_body, fp32_folder=variant_folder(name, FP32, dim)
         )

@@ -89,7 +89,8 @@ class DistillOverrides(Section):
 
 
 class StudentSpec(Section):
-    """One student: some of the teacher's layers (``layers`` or ``num_layers`` + ``strategy``) or a smaller ``model``."""
+    """One student: some of the teacher's layers (``layers`` or ``num_layers`` + ``strategy``), a smaller ``model``,
+    or a ``static`` embedding table."""
 
     layers: list[Annotated[int, Field(ge=0)]] | None = None
     num_layers: PositiveInt | None = None
@@ -98,14 +99,19 @@ class StudentSpec(Section):
     projection: Literal["pca", "none"] = Field(
         "pca", description="How teacher targets reach a student of another dimension: PCA of the teacher's embeddings"
     )
+    static: bool = Field(
+        False, description="A static-embedding student: model2vec's distillation of the teacher's vocabulary (a token "
+        "table, mean pooling, float32, the teacher's dimension); with train, the table is then refined on the teacher's "
+        "embeddings (static tables want a far higher learning rate than transformers: set distill.learning_rate)"
+    )
     train: bool = True
     distill: DistillOverrides = DistillOverrides()
 
     @model_validator(mode="after")
     def _one_source(self) -> StudentSpec:
-        given = [k for k in ("layers", "num_layers", "model") if getattr(self, k) is not None]
+        given = [k for k in ("layers", "num_layers", "model") if getattr(self, k) is not None] + (["static"] if self.static else [])
         if len(given) > 1:
-            raise ValueError(f"give only one of layers, num_layers, model (got {', '.join(given)})")
+            raise ValueError(f"give only one of layers, num_layers, model, static (got {', '.join(given)})")
         if self.layers is not None:
             if not self.layers:
                 raise ValueError("layers must keep at least one layer")
@@ -219,6 +225,10 @@ class Params(Section):
         """The ``distill`` section with the student's own overrides applied."""
         overrides = self.students[student].distill.model_dump(exclude_none=True)
         return self.distill.model_copy(update=overrides)
+
+    def backends_for(self, student: str) -> list[str]:
+        """The student's int8 backends: none for a static one, which has no matrix multiplication to quantize."""
+        return [] if self.students[student].static else list(self.quantize.backends)
 
 
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # a DVC key (`students.${key}`), and no '-' of generated labels

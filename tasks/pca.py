@@ -11,7 +11,9 @@ Unlike the reference script, the projection keeps the mean (``bias = -W @ mean``
 PCA) and sits before ``Normalize``, so the reduced embeddings are still unit length. With
 ``pca.fit_on: normalized`` it is fitted on the unit-length embeddings, the vectors whose cosine users
 compare, and the model gets a ``Normalize`` before the projection too; ``unnormalized`` fits on the
-body's outputs as they are.
+body's outputs as they are. A static student's PCA (fitted on its outputs as they are) is folded into
+its table: the mean of projected rows is the projection of the mean, so each row becomes ``W @ row + b``
+and the model stays a table lookup, smaller by the ratio of the dimensions.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+from sentence_transformers.sentence_transformer.modules import Dense, Normalize, StaticEmbedding
 from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
@@ -70,8 +72,18 @@ def with_pca(
     """A new model: the same modules with the PCA projection placed before ``Normalize`` (and after
     another one when the PCA was fitted on unit-length embeddings)."""
     body, tail = split_normalize(model)
+    if not normalized_input and len(body) == 1 and isinstance(body[0], StaticEmbedding):
+        return SentenceTransformer(modules=[folded_table(body[0], pca, dimension), *tail], device=str(model.device))
     head = [Normalize()] if normalized_input else []
     return SentenceTransformer(modules=[*body, *head, pca_dense(pca, dimension), *tail], device=str(model.device))
+
+
+def folded_table(table: StaticEmbedding, pca: PCA | IncrementalPCA, dimension: int) -> StaticEmbedding:
+    """The static table with the PCA applied to each row: mean pooling commutes with an affine map."""
+    dense = pca_dense(pca, dimension)
+    with torch.no_grad():
+        rows = dense({"sentence_embedding": table.embedding.weight.detach().float()})["sentence_embedding"]
+    return StaticEmbedding(table.tokenizer, embedding_weights=rows.contiguous())
 
 
 def reduce_student(name: str, dim: int, params: Params) -> dict:

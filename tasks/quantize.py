@@ -155,20 +155,28 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     write_json(target / QUANTIZATION_FILE, info)
 
 
+NOT_QUANTIZED = "int8 model quantization does not apply: a static-embedding model has no matrix multiplication to quantize\n"
+
+
 def quantize_student(name: str, params: Params) -> dict:
     summary: dict = {"name": name, "backends": {}}
     calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
     with atomic_dir(quantized_dir(name)) as tmp:
-        for backend in params.quantize.backends:
+        for backend in params.backends_for(name):
             summary["backends"][backend] = EXPORTERS[backend](student_dir(name), tmp / backend, calibration)
+        if params.students[name].static:
+            (tmp / "README.md").write_text(NOT_QUANTIZED)
+            summary["not_applicable"] = NOT_QUANTIZED.strip()
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 
 
 def quantize_pca(name: str, dim: int, params: Params) -> None:
     with atomic_dir(pca_quantized_dir(name, dim)) as tmp:
-        for backend in params.quantize.backends:
+        for backend in params.backends_for(name):
             with_int8_transformer(pca_dir(name, dim), quantized_dir(name) / backend, tmp / backend)
+        if params.students[name].static:
+            (tmp / "README.md").write_text(NOT_QUANTIZED)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,8 +61,10 @@ class StaleFigures(RuntimeError):
 
 def variants(params: Params) -> list[tuple[str, str, int | None]]:
     """(student, group, dim) of every model folder the run makes: fp32 and int8, with and without PCA."""
-    groups = [FP32, *params.quantize.backends]
-    return [(name, group, dim) for name in params.students for dim in [None, *params.pca.dims] for group in groups]
+    return [
+        (name, group, dim)
+        for name in params.students for dim in [None, *params.pca.dims] for group in [FP32, *params.backends_for(name)]
+    ]
 
 
 def _read_json(path: Path) -> dict:
@@ -99,7 +101,10 @@ def check_lock(folders: list[Path], lock_file: Path = LOCK_FILE) -> None:
 def how_made(name: str, group: str, dim: int | None, params: Params, student: dict, teacher: dict) -> list[str]:
     spec = params.students[name]
     lines = [f"- **Teacher:** `{teacher['model']}` ({teacher['dimension']}-d)"]
-    if student.get("kept_layers") is not None:
+    if spec.static:
+        lines.append("- **Student:** a static embedding table of the teacher's vocabulary, distilled by model2vec "
+                     "(`StaticEmbedding.from_distillation`), mean-pooled")
+    elif student.get("kept_layers") is not None:
         lines.append(f"- **Student:** {len(student['kept_layers'])} of the teacher's layers kept: {student['kept_layers']}")
     else:
         lines.append(f"- **Student:** `{getattr(spec, 'model', None) or student.get('source')}`")
@@ -110,14 +115,15 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
             f"best step {student['best_step']} by STSb dev Spearman {student['best_stsb_dev_spearman']:.4f}"
         )
     else:
-        lines.append("- **Distillation:** none (the student was not trained)")
+        lines.append("- **Distillation:** none (the " + ("table was not refined)" if spec.static else "student was not trained)"))
     lines.append(
         f"- **Training data:** {teacher['sentences']:,} sentences of `{params.prepare.corpus}`"
         + (" (its articles held out for evaluation left out)" if params.prepare.corpus == BBC_NEWS else "")
         + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
-    lines.append(f"- **PCA:** {dim} dimensions, fitted on the student's embeddings" if dim else "- **PCA:** none")
+    lines.append(f"- **PCA:** {dim} dimensions, fitted on the student's {params.pca.fit_on} embeddings"
+                 + (", folded into the table" if spec.static and params.pca.fit_on == "unnormalized" else "") if dim else "- **PCA:** none")
     lines.append(f"- **Quantization:** {group} (weights int8)" if group != FP32 else "- **Quantization:** none (float32)")
     return lines
 

@@ -206,7 +206,7 @@ def embeddings_table(rows: list[dict], front: set[str]) -> str:
     return "\n".join(lines)
 
 
-KIND_ORDER = {"teacher": 0, "teacher_copy": 1, "pruned": 1, "untrained": 1, "teacher_pca": 2, "option1": 3}
+KIND_ORDER = {"teacher": 0, "teacher_copy": 1, "pruned": 1, "untrained": 1, "teacher_pca": 2, "option1": 3, "static": 4}
 
 
 def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> dict:
@@ -219,6 +219,7 @@ def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> d
     | the teacher's layers, not trained (``train: false``) | ``teacher_copy`` | its teacher |
     | that copy's PCA models | ``teacher_pca`` | its PCA 768 -> d, if it has that d |
     | a student with its own ``model:`` (the reference's option 1) | ``option1`` | none |
+    | a static-embedding student (``static: true``) | ``static`` | none |
     | a student keeping fewer layers, not trained | ``untrained`` | none |
 
     A model's layer count is the one the benchmark found in it (its ``architecture``). Students are
@@ -239,7 +240,10 @@ def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> d
     found = [comparison_row(models[TEACHER], "teacher", "teacher", teacher_layers, *ref_teacher)]
     for name, spec in params.students.items():
         count = layers(name)
-        if spec.model is not None:
+        if spec.static:
+            found.append(comparison_row(models[name], "static", "static embeddings of the teacher's vocabulary, "
+                                        + ("refined" if spec.train else "not refined"), count))
+        elif spec.model is not None:
             trained = "distilled" if spec.train else "not trained"
             found.append(comparison_row(models[name], "option1", f"option 1: {spec.model}, {trained}", count))
         elif spec.train:
@@ -330,7 +334,7 @@ def reference_section(comparison: dict, benchmark: dict) -> list[str]:
         f"({comparison['teacher_layers']} layers, {comparison['teacher_dimension']}-d). Each of our fp32 models is matched "
         "by what it is: the teacher to its teacher; a student keeping n of the teacher's layers (n as the benchmark found "
         "it in the model), distilled, to its n-layer student; the teacher's layers not trained, and their PCA models, to "
-        "its teacher and its PCA rows; a student with its own model (the reference's option 1) to nothing. STSb test "
+        "its teacher and its PCA rows; a student with its own model (the reference's option 1), or a static one, to nothing. STSb test "
         "Spearman x100, each change against its own teacher. The reference's speed-ups are its sentences/s on a "
         f"{reference.SPEED_DEVICE} over its teacher's {reference.LAYERS[reference.TEACHER_LAYERS].sentences_per_second}; "
         f"ours are this benchmark's, on {env['device']} ({machine}): the speed columns compare the shapes of the two "
@@ -457,6 +461,10 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
         + (f", {speedup_text(fastest)} at {quality_name} {100 * fastest['quality']:.2f}" if fastest else ""),
     ]
     lines += [f"- Sanity: {w}" for w in warnings] or ["- Sanity: no model with fewer layers measured slower than one with more."]
+    static = [name for name, spec in params.students.items() if spec.static]
+    if static and params.quantize.backends:
+        lines.append(f"- No int8 models of {', '.join(static)}: a static-embedding model has no matrix multiplication to "
+                     "quantize; its embedding precisions apply as to every model.")
     comparison = reference_comparison(rows, params, benchmark) if params.report.compare_with_reference else None
     if comparison is not None:
         lines += ["", *reference_section(comparison, benchmark)]

@@ -43,9 +43,11 @@ from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
 from sentence_transformers.sentence_transformer.losses import MSELoss
+from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
 from transformers import TrainerCallback, set_seed
 
+from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.corpus import corpus_sentences, stsb_evaluator
 from tasks.fileio import atomic_dir, write_json
@@ -110,7 +112,17 @@ def prune_layers(model: SentenceTransformer, keep: list[int]) -> SentenceTransfo
     return model
 
 
+def static_student(teacher_ref: str) -> SentenceTransformer:
+    """model2vec's distillation of the teacher: every vocabulary token embedded by it, float32, in its dimension
+    (no PCA), mean-pooled, then ``Normalize`` as the teacher's own embeddings are."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    table = StaticEmbedding.from_distillation(assets.resolve_model(teacher_ref), device=device, pca_dims=None, quantize_to="float32")
+    return SentenceTransformer(modules=[table, Normalize()], device=device)
+
+
 def build_student(spec: StudentSpec, teacher_ref: str) -> tuple[SentenceTransformer, dict]:
+    if spec.static:
+        return static_student(teacher_ref), {"source": teacher_ref, "layers": 0, "static": True}
     if spec.model is not None:
         model = load_model(spec.model)
         return model, {"source": spec.model, "layers": model[0].auto_model.config.num_hidden_layers}
@@ -502,8 +514,12 @@ def train_student(name: str, params: Params) -> dict:
     else:
         untrained_training_log(training_log_dir(name))
     summary["parameters"] = sum(p.numel() for p in student.parameters())
-    made = (f"layers {summary['kept_layers']} of {params.teacher.model}" if "kept_layers" in summary else f"{summary['source']}")
-    made += f", distilled from {params.teacher.model} (MSE to its embeddings)" if spec.train else " (not trained)"
+    if spec.static:
+        made = f"a static embedding table of {params.teacher.model}'s vocabulary, distilled by model2vec"
+        made += ", refined on its embeddings (MSE)" if spec.train else " (not refined)"
+    else:
+        made = f"layers {summary['kept_layers']} of {params.teacher.model}" if "kept_layers" in summary else summary["source"]
+        made += f", distilled from {params.teacher.model} (MSE to its embeddings)" if spec.train else " (not trained)"
     describe_model(student, name, summary["source"], made)
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))

@@ -1,0 +1,80 @@
+"""Static-embedding students: model2vec's distillation of the teacher's vocabulary (``static: true``), plain
+and refined on the teacher's embeddings, through every stage: PCA folded into the table, no int8 model,
+evaluation on every family, the benchmark, the report and the release."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+from sklearn.decomposition import PCA
+
+from tasks import assets
+from tasks.pca import pca_dense, with_pca
+from tests.conftest import run
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_pca_of_a_static_table_is_folded_into_it(tmp_path: Path) -> None:
+    """A mean of projected rows is the projection of the mean: the folded table gives the Dense model's vectors."""
+    minilm = SentenceTransformer(assets.resolve_model(MINILM), device="cpu")
+    rows = minilm[0].auto_model.embeddings.word_embeddings.weight.detach()  # a real table: MiniLM's input embeddings
+    static = SentenceTransformer(modules=[StaticEmbedding(minilm.tokenizer, embedding_weights=rows), Normalize()], device="cpu")
+    sentences = [f"Sentence {i} about the {w} market." for i, w in enumerate(["stock", "car", "film", "music", "food"] * 12)]
+    body = SentenceTransformer(modules=[static[0]], device="cpu")
+    pca = PCA(n_components=16, svd_solver="full").fit(body.encode(sentences))
+    folded = with_pca(static, pca, 16)
+    assert [type(m) for m in folded] == [StaticEmbedding, Normalize]
+    dense = SentenceTransformer(modules=[static[0], pca_dense(pca, 16), Normalize()], device="cpu")  # as a transformer's
+    np.testing.assert_allclose(folded.encode(sentences), dense.encode(sentences), atol=1e-5)
+    folded.save(str(tmp_path / "folded"))
+    reloaded = SentenceTransformer(str(tmp_path / "folded"), device="cpu")
+    assert reloaded.get_embedding_dimension() == 16
+    np.testing.assert_array_equal(reloaded.encode(sentences), folded.encode(sentences))
+
+
+@pytest.fixture(scope="module")
+def static_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The finished tiny run with two static students added: S0 distilled only, S also refined."""
+    project = tmp_path_factory.mktemp("static") / "project"
+    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["students"] |= {"S0": {"static": True, "train": False}, "S": {"static": True, "distill": {"learning_rate": 0.05}}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run(["dvc", "repro"], project)
+    assert "Running stage 'student@L1'" not in result.stdout  # the transformer student is not touched
+    return project
+
+
+def test_static_students_go_through_every_stage(static_run: Path) -> None:
+    project = static_run
+    for name in ("S0", "S"):
+        model = SentenceTransformer(str(project / "models" / name / "student"), device="cpu")
+        assert [type(m) for m in model] == [StaticEmbedding, Normalize] and model.get_embedding_dimension() == 384
+        pca = SentenceTransformer(str(project / "models" / name / "pca" / "32"), device="cpu")
+        assert [type(m) for m in pca] == [StaticEmbedding, Normalize] and pca.get_embedding_dimension() == 32  # folded
+        assert not [p for p in (project / "models" / name / "quantized").iterdir() if p.name != "README.md"]
+        variants = json.loads((project / "metrics" / "eval" / f"{name}.json").read_text())["variants"]
+        assert sorted(variants) == sorted([name, *(f"{name}-emb-{p}" for p in ("int8", "uint8", "binary"))])
+        assert {"stsb_test_spearman", "classification_kept", "clustering_kept", "retrieval_kept"} <= set(variants[name])
+        assert f"{name}-pca32" in json.loads((project / "metrics" / "eval" / f"{name}-pca32.json").read_text())["variants"]
+    students = {n: json.loads((project / "metrics" / "students" / f"{n}.json").read_text()) for n in ("S0", "S")}
+    assert students["S0"]["trained"] is False and students["S"]["steps"] == 8
+    # refining on the teacher's embeddings brings the table's outputs closer to them
+    mse = {n: json.loads((project / "metrics" / "eval" / f"{n}.json").read_text())["variants"][n]["mse_to_teacher_x100"]
+           for n in ("S0", "S")}
+    assert mse["S"] < mse["S0"], mse
+    benchmark = json.loads((project / "metrics" / "benchmark.json").read_text())["models"]
+    assert benchmark["S"]["architecture"] == {"model_type": "static", "layers": 0, "hidden_size": 384}
+    assert benchmark["S"]["speedup_vs_teacher"]["median"] > benchmark["L1"]["speedup_vs_teacher"]["median"]  # a lookup, not a layer
+    report = (project / "reports" / "report.md").read_text()
+    assert "No int8 models of S0, S: a static-embedding model has no matrix multiplication to quantize" in report
+    assert SentenceTransformer(str(project / "release" / "S-pca32"), device="cpu").get_embedding_dimension() == 32
+    assert "static embedding table" in (project / "release" / "S" / "README.md").read_text()
