@@ -38,6 +38,7 @@ INVALID = [
     ("missing section", with_change("teacher", ...), "teacher: required key is missing"),
     ("layer outside teacher", with_change("students", {"S": {"layers": [0, 6]}}), "students.S.layers: layer index [6] is outside the teacher (allowed 0..5"),
     ("duplicate layers", with_change("students", {"S": {"layers": [1, 1]}}), "students.S: Value error, layers has duplicates: [1, 1]"),
+    ("static and layers", with_change("students", {"S": {"static": True, "layers": [0]}}), "students.S: Value error, give only one of layers, num_layers, model, static (got layers, static)"),
     ("no layers", with_change("students", {"S": {"layers": []}}), "students.S: Value error, layers must keep at least one layer"),
     ("more layers than teacher", with_change("students", {"S": {"num_layers": 7}}), "students.S.num_layers: 7 is more than the teacher's 6 layers"),
     ("zero layers", with_change("students", {"S": {"num_layers": 0}}), "students.S.num_layers: Input should be greater than 0 (got 0)"),
