@@ -18,6 +18,7 @@ TEACHER_FILE = Path("data/teacher.json")
 TEACHER_FILL_FILE = Path("metrics/teacher_embeddings.json")  # this run's cache counts: kept out of teacher.json, a dep downstream
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
+STATIC_TABLES_DIR = Path(".work/static-tables")  # model2vec distillations, one per teacher (files) and model2vec version
 STUDENT_METRICS_DIR = Path("metrics/students")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -39,6 +40,7 @@ import pyarrow as pa
 import torch
 import torch.distributed as dist
 from dvclive import Live
+from filelock import FileLock
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
@@ -53,7 +55,7 @@ from tasks.corpus import corpus_sentences, stsb_evaluator
 from tasks.fileio import atomic_dir, write_json
 from tasks.models import describe_model, load_model, open_teacher_cache
 from tasks.params import DistillParams, Params, StudentSpec
-from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, student_dir, student_metrics_file, training_log_dir
+from tasks.paths import CHECKPOINTS_DIR, PREPARED_DIR, STATIC_TABLES_DIR, student_dir, student_metrics_file, training_log_dir
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +114,36 @@ def prune_layers(model: SentenceTransformer, keep: list[int]) -> SentenceTransfo
     return model
 
 
-def static_student(teacher_ref: str) -> SentenceTransformer:
-    """model2vec's distillation of the teacher: every vocabulary token embedded by it, float32, in its dimension
-    (no PCA), mean-pooled, then ``Normalize`` as the teacher's own embeddings are."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    table = StaticEmbedding.from_distillation(assets.resolve_model(teacher_ref), device=device, pca_dims=None, quantize_to="float32")
-    return SentenceTransformer(modules=[table, Normalize()], device=device)
+STATIC_DISTILLATION = {"pca_dims": None, "quantize_to": "float32"}  # the teacher's dimension, float32 weights
 
 
-def build_student(spec: StudentSpec, teacher_ref: str) -> tuple[SentenceTransformer, dict]:
+def static_table(teacher_ref: str, teacher_fingerprint: str) -> Path:
+    """model2vec's distillation of the teacher (every vocabulary token embedded by it), made once per teacher's
+    files (the embedding cache's fingerprint of them), model2vec version and options: a plain and a refined
+    static student share it, and a teacher of mpnet's size takes minutes to distil."""
+    key = {"teacher": teacher_fingerprint, "model2vec": importlib.metadata.version("model2vec"), **STATIC_DISTILLATION}
+    folder = STATIC_TABLES_DIR / hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{folder}.lock"):  # two static students at once (--jobs 2): one distils, the other waits
+        if folder.is_dir():
+            log.info("static table of %s from %s", teacher_ref, folder)
+        else:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            table = StaticEmbedding.from_distillation(assets.resolve_model(teacher_ref), device=device, **STATIC_DISTILLATION)
+            with atomic_dir(folder) as tmp:
+                table.save(str(tmp))
+    return folder
+
+
+def static_student(teacher_ref: str, teacher_fingerprint: str) -> SentenceTransformer:
+    """The distilled table, mean-pooled, then ``Normalize`` as the teacher's own embeddings are."""
+    table = StaticEmbedding.load(str(static_table(teacher_ref, teacher_fingerprint)))
+    return SentenceTransformer(modules=[table, Normalize()], device="cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_student(spec: StudentSpec, teacher_ref: str, teacher_fingerprint: str) -> tuple[SentenceTransformer, dict]:
     if spec.static:
-        return static_student(teacher_ref), {"source": teacher_ref, "layers": 0, "static": True}
+        return static_student(teacher_ref, teacher_fingerprint), {"source": teacher_ref, "layers": 0, "static": True}
     if spec.model is not None:
         model = load_model(spec.model)
         return model, {"source": spec.model, "layers": model[0].auto_model.config.num_hidden_layers}
@@ -492,7 +513,7 @@ def train_student(name: str, params: Params) -> dict:
         if distill_params.processes > 1 and rank is None:
             run_workers(name, distill_params.processes)
             return json.loads(student_metrics_file(name).read_text())
-    student, facts = build_student(spec, params.teacher.model)
+    student, facts = build_student(spec, params.teacher.model, teacher_cache.fingerprint)
     summary: dict = {"name": name, **facts, "trained": spec.train}
     if spec.train:
         train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")

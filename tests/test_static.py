@@ -10,13 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
+from transformers import AutoTokenizer, BertConfig, BertModel
 
 from tasks import assets
+from tasks.paths import STATIC_TABLES_DIR
 from tasks.pca import pca_dense, with_pca
+from tasks.student import static_table
 from tests.conftest import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -38,6 +42,25 @@ def test_pca_of_a_static_table_is_folded_into_it(tmp_path: Path) -> None:
     reloaded = SentenceTransformer(str(tmp_path / "folded"), device="cpu")
     assert reloaded.get_embedding_dimension() == 16
     np.testing.assert_array_equal(reloaded.encode(sentences), folded.encode(sentences))
+
+
+def test_a_static_table_is_distilled_once_per_teacher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyed by the teacher's fingerprint (and model2vec's version): the same teacher reuses the table, another
+    one gets its own. The teacher is a real one-layer BERT of width 32 with MiniLM's tokenizer: seconds to distil."""
+    minilm = assets.resolve_model(MINILM)
+    teacher = tmp_path / "teacher"
+    config = BertConfig.from_pretrained(minilm, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(teacher)
+    AutoTokenizer.from_pretrained(minilm).save_pretrained(teacher)
+    monkeypatch.chdir(tmp_path)
+    first = static_table(str(teacher), "fingerprint-a")
+    written = {p: p.stat().st_mtime_ns for p in first.rglob("*")}
+    assert StaticEmbedding.load(str(first)).get_embedding_dimension() == 32
+    assert static_table(str(teacher), "fingerprint-a") == first
+    assert {p: p.stat().st_mtime_ns for p in first.rglob("*")} == written  # reused, not distilled again
+    other = static_table(str(teacher), "fingerprint-b")
+    assert other != first and sorted(p.name for p in STATIC_TABLES_DIR.iterdir() if p.is_dir()) == sorted([first.name, other.name])
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +88,7 @@ def test_static_students_go_through_every_stage(static_run: Path) -> None:
         assert sorted(variants) == sorted([name, *(f"{name}-emb-{p}" for p in ("int8", "uint8", "binary"))])
         assert {"stsb_test_spearman", "classification_kept", "clustering_kept", "retrieval_kept"} <= set(variants[name])
         assert f"{name}-pca32" in json.loads((project / "metrics" / "eval" / f"{name}-pca32.json").read_text())["variants"]
+    assert len([p for p in (project / STATIC_TABLES_DIR).iterdir() if p.is_dir()]) == 1  # S0 and S share one distillation
     students = {n: json.loads((project / "metrics" / "students" / f"{n}.json").read_text()) for n in ("S0", "S")}
     assert students["S0"]["trained"] is False and students["S"]["steps"] == 8
     # refining on the teacher's embeddings brings the table's outputs closer to them
