@@ -11,11 +11,8 @@ set -euo pipefail
 code=$(realpath "$(dirname "$0")/..") run=$(realpath "$1") students=$2 dims=$3
 params=$(realpath "${PARAMS:-$run/params.yaml}")
 python=${PYTHON:-$code/.venv/bin/python}
-copy=$(mktemp -d)/run
-cp -al "$run" "$copy"  # hard links: every file the stages write is a new file, RUN stays as it was
-cd "$copy"
-cp "$params" run-params.yaml
-rm params.yaml  # a hard link to RUN's: written anew below, never through the link
+source "$code/bench/run_copy.sh"
+run_copy "$run" "$params"  # sets $copy and cds into it
 for mode in unnormalized normalized; do
   "$python" - "$mode" "$dims" <<'EOF'
 import sys, yaml

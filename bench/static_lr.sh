@@ -9,11 +9,8 @@ set -euo pipefail
 code=$(realpath "$(dirname "$0")/..") run=$(realpath "$1") rates=$2
 params=$(realpath "${PARAMS:-$run/params.yaml}")
 python=${PYTHON:-$code/.venv/bin/python}
-copy=$(mktemp -d)/run
-cp -al "$run" "$copy"  # hard links: every file the stage writes is a new file, RUN stays as it was
-cd "$copy"
-cp "$params" run-params.yaml
-rm params.yaml  # a hard link to RUN's: written anew below, never through the link
+source "$code/bench/run_copy.sh"
+run_copy "$run" "$params"  # sets $copy and cds into it
 for rate in none $rates; do
   "$python" - "$rate" <<'EOF'
 import sys, yaml
