@@ -230,6 +230,11 @@ class Params(Section):
         """The student's int8 backends: none for a static one, which has no matrix multiplication to quantize."""
         return [] if self.students[student].static else list(self.quantize.backends)
 
+    def pca_folds_into_table(self, student: str) -> bool:
+        """A static student's PCA, fitted on its outputs as they are, becomes its table's rows (``tasks/pca.py``);
+        fitted on unit-length embeddings, a ``Normalize`` precedes it and it stays a ``Dense``."""
+        return self.students[student].static and self.pca.fit_on == "unnormalized"
+
 
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # a DVC key (`students.${key}`), and no '-' of generated labels
 RESERVED_NAMES = {"teacher"}  # labels and files of the teacher's own rows (metrics/eval/teacher.json)

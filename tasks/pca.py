@@ -67,13 +67,15 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def with_pca(
-    model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: int, normalized_input: bool = False
+    model: SentenceTransformer, pca: PCA | IncrementalPCA, dimension: int, normalized_input: bool = False, fold: bool = False
 ) -> SentenceTransformer:
     """A new model: the same modules with the PCA projection placed before ``Normalize`` (and after
-    another one when the PCA was fitted on unit-length embeddings)."""
+    another one when the PCA was fitted on unit-length embeddings); ``fold``: a static model's table
+    with the projection applied to its rows instead."""
     body, tail = split_normalize(model)
-    if not normalized_input and len(body) == 1 and isinstance(body[0], StaticEmbedding):
-        return SentenceTransformer(modules=[folded_table(body[0], pca, dimension), *tail], device=str(model.device))
+    if fold:
+        (table,) = body
+        return SentenceTransformer(modules=[folded_table(table, pca, dimension), *tail], device=str(model.device))
     head = [Normalize()] if normalized_input else []
     return SentenceTransformer(modules=[*body, *head, pca_dense(pca, dimension), *tail], device=str(model.device))
 
@@ -97,7 +99,7 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
     lookup = (lambda batch: unit_rows(cache.lookup(batch))) if normalized else cache.lookup
     pca = fit_pca(lookup, texts, dim, params.pca.in_memory_rows)
     with atomic_dir(pca_dir(name, dim)) as tmp:
-        reduced = with_pca(model, pca, dim, normalized_input=normalized)
+        reduced = with_pca(model, pca, dim, normalized_input=normalized, fold=params.pca_folds_into_table(name))
         describe_model(
             reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)),
             f"student {name} with a {dim}-dimension PCA projection fitted on its {params.pca.fit_on} embeddings",

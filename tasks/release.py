@@ -123,7 +123,7 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
     lines.append(f"- **PCA:** {dim} dimensions, fitted on the student's {params.pca.fit_on} embeddings"
-                 + (", folded into the table" if spec.static and params.pca.fit_on == "unnormalized" else "") if dim else "- **PCA:** none")
+                 + (", folded into the table" if params.pca_folds_into_table(name) else "") if dim else "- **PCA:** none")
     lines.append(f"- **Quantization:** {group} (weights int8)" if group != FP32 else "- **Quantization:** none (float32)")
     return lines
 

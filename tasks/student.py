@@ -138,7 +138,7 @@ def static_table(teacher_ref: str, teacher_fingerprint: str) -> Path:
 def static_student(teacher_ref: str, teacher_fingerprint: str) -> SentenceTransformer:
     """The distilled table, mean-pooled, then ``Normalize`` as the teacher's own embeddings are."""
     table = StaticEmbedding.load(str(static_table(teacher_ref, teacher_fingerprint)))
-    return SentenceTransformer(modules=[table, Normalize()], device="cuda" if torch.cuda.is_available() else "cpu")
+    return SentenceTransformer(modules=[table, Normalize()])  # sentence-transformers' default device, as load_model
 
 
 def build_student(spec: StudentSpec, teacher_ref: str, teacher_fingerprint: str) -> tuple[SentenceTransformer, dict]:

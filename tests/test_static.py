@@ -34,7 +34,7 @@ def test_pca_of_a_static_table_is_folded_into_it(tmp_path: Path) -> None:
     sentences = [f"Sentence {i} about the {w} market." for i, w in enumerate(["stock", "car", "film", "music", "food"] * 12)]
     body = SentenceTransformer(modules=[static[0]], device="cpu")
     pca = PCA(n_components=16, svd_solver="full").fit(body.encode(sentences))
-    folded = with_pca(static, pca, 16)
+    folded = with_pca(static, pca, 16, fold=True)
     assert [type(m) for m in folded] == [StaticEmbedding, Normalize]
     dense = SentenceTransformer(modules=[static[0], pca_dense(pca, 16), Normalize()], device="cpu")  # as a transformer's
     np.testing.assert_allclose(folded.encode(sentences), dense.encode(sentences), atol=1e-5)
