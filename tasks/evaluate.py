@@ -15,7 +15,9 @@ the evaluation BBC articles (accuracy, macro-F1); their k-means clustering (V-me
 STSb test paraphrases (nDCG@10, MRR@10). Also MSE to the teacher's embeddings on the held-out corpus
 slice (when dimensions match), size on disk, parameter count, embedding dimension and bytes per
 embedding; for the teacher, each student and each PCA model in fp32, every embedding precision
-(int8, uint8, binary embeddings) on every family too.
+(int8, uint8, binary embeddings) on every family too. A Matryoshka student's evaluation also scores
+each of its ``matryoshka_dims`` k on every model of it: rows ``NAME-mrlK`` (and ``NAME-mrlK-<backend>``),
+its embeddings cut to k dimensions and normalized.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from tasks.paths import (
     body_cache_root,
     eval_file,
     student_groups,
+    truncated_label,
     variant_folder,
     variant_label,
 )
@@ -174,10 +177,14 @@ class SharedBody:
         return dict(zip(self.sentences, self.stacked(model)))
 
 
-def embedding_quantization(model: SentenceTransformer, base: dict, embeddings: dict, params: EvaluateParams) -> dict:
-    """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus."""
+def embedding_quantization(
+    model: SentenceTransformer, base: dict, embeddings: dict, params: EvaluateParams, truncate_dim: int | None = None
+) -> dict:
+    """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus
+    (on the model's first ``truncate_dim`` dimensions when given, as ``embeddings`` are)."""
     calibration = model.encode(
-        corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size, normalize_embeddings=True
+        corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size,
+        normalize_embeddings=True, truncate_dim=truncate_dim,
     )
     unit = {s: v / np.linalg.norm(v) for s, v in embeddings.items()}
     results = {}
@@ -231,14 +238,15 @@ def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:
 
 def evaluate_model(
     label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, check_body: SharedBody,
-    fp32_folder: Path | None = None,
+    fp32_folder: Path | None = None, mse_to_teacher: bool = True,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Metrics of one variant, and its embeddings of the evaluation sentences (``shared``).
 
     ``check_body`` holds the body's outputs for a few sentences: the variant's own encode of them
     must match, which proves the shared path scores what the variant itself computes. Parameters are
     counted in ``fp32_folder`` (default ``folder``): an int8 folder keeps no fp32 weights to count,
-    and quantization does not change how many there are.
+    and quantization does not change how many there are. ``mse_to_teacher``: false for a model whose
+    outputs live in other axes than the teacher's (a Matryoshka student's), though of its dimension.
     """
     batch = params.evaluate.batch_size
     embeddings = shared.embeddings(model)
@@ -253,7 +261,7 @@ def evaluate_model(
         **other_families(embeddings, params.evaluate),
     }
     teacher_cache = open_teacher_cache()
-    if dimension == teacher_cache.dimension:
+    if mse_to_teacher and dimension == teacher_cache.dimension:
         heldout = corpus_sentences("heldout")
         diff = np.stack([embeddings[s] for s in heldout]) - teacher_cache.lookup(heldout)
         result["mse_to_teacher_x100"] = float((diff**2).mean() * 100)
@@ -261,6 +269,26 @@ def evaluate_model(
         result["disk_bytes"] = disk_bytes(folder)
         result["parameters"] = parameter_count(fp32_folder or folder)
     return result, embeddings
+
+
+def evaluate_truncation(
+    label: str, model: SentenceTransformer, dim: int, full: dict, embeddings: dict[str, np.ndarray], check_body: SharedBody,
+    params: Params,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """A Matryoshka student's first ``dim`` output dimensions, normalized: what ``SentenceTransformer(path,
+    truncate_dim=dim)`` gives (with ``normalize_embeddings`` or cosine). Scored on ``embeddings``, the full
+    model's, cut; the model's own truncated encode of the check sentences must match them."""
+    own = model.encode(check_body.sentences, batch_size=params.evaluate.batch_size, truncate_dim=dim, normalize_embeddings=True)
+    check_shared_body(label, own, check_body.stacked(model)[:, :dim])
+    vectors = {s: v[:dim] / np.linalg.norm(v[:dim]) for s, v in embeddings.items()}
+    stsb_test = stsb_evaluator("test", params.evaluate.batch_size, PrecomputedSimilarityEvaluator, embeddings=vectors)(model)
+    return {
+        "dimension": dim,
+        "bytes_per_embedding": dim * 4,
+        "stsb_test_spearman": stsb_test["sts-test_spearman_cosine"],
+        **other_families(vectors, params.evaluate),
+        **{key: full[key] for key in ("disk_bytes", "parameters") if key in full},
+    }, vectors
 
 
 def evaluate_teacher(params: Params) -> dict:
@@ -291,9 +319,10 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
     batch = params.evaluate.batch_size
     result = {"variants": {}}
     groups = student_groups(name, params.backends_for(name))
+    truncations = params.students[name].matryoshka_dims if dim is None else []
     for group, student_folder in tqdm(groups.items(), total=len(groups), unit="model", desc=f"evaluating {name}"):
         student = load_variant(student_folder)
-        with_heldout = student.get_embedding_dimension() == teacher_dimension
+        with_heldout = student.get_embedding_dimension() == teacher_dimension and not params.students[name].matryoshka_dims
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
         model = student if dim is None else load_variant(folder)
@@ -309,12 +338,22 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
             )
             check_body = SharedBody(student, check_set, batch)
         metrics, embeddings = evaluate_model(
-            label, model, folder, params, shared, check_body, fp32_folder=variant_folder(name, FP32, dim)
+            label, model, folder, params, shared, check_body, fp32_folder=variant_folder(name, FP32, dim),
+            mse_to_teacher=with_heldout,
         )
         result["variants"][label] = metrics
-        if group == "fp32":
+        if group == FP32:
             for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
                 result["variants"][f"{label}-emb-{precision}"] = m
+        for k in truncations:
+            truncated = truncated_label(name, group, k)
+            log.info("evaluating %s (%s, its first %d dimensions)", truncated, folder, k)
+            m, vectors = evaluate_truncation(truncated, model, k, metrics, embeddings, check_body, params)
+            # no model of its own: it runs as the model it cuts (its speed), and its fp32 row is the fp32 cut
+            result["variants"][truncated] = {**m, "runs_as": label, "fp32_model": truncated_label(name, FP32, k)}
+            if group == FP32:
+                for precision, q in embedding_quantization(model, m, vectors, params.evaluate, truncate_dim=k).items():
+                    result["variants"][f"{truncated}-emb-{precision}"] = q
     for metrics in result["variants"].values():
         metrics.update(kept_shares(metrics, teacher_result))
     return result

@@ -105,6 +105,10 @@ class StudentSpec(Section):
         "embeddings (static tables want a far higher learning rate than transformers: set distill.learning_rate)"
     )
     train: bool = True
+    matryoshka_dims: list[PositiveInt] = Field(
+        [], description="Train with MatryoshkaLoss around the MSE loss, against teacher targets in their principal axes, so "
+        "that the first k dimensions are an embedding on their own; each k gets rows <name>-mrl<k> (truncated, normalized)"
+    )
     distill: DistillOverrides = DistillOverrides()
 
     @model_validator(mode="after")
@@ -112,6 +116,10 @@ class StudentSpec(Section):
         given = [k for k in ("layers", "num_layers", "model") if getattr(self, k) is not None] + (["static"] if self.static else [])
         if len(given) > 1:
             raise ValueError(f"give only one of layers, num_layers, model, static (got {', '.join(given)})")
+        if len(set(self.matryoshka_dims)) != len(self.matryoshka_dims):
+            raise ValueError(f"matryoshka_dims has duplicates: {self.matryoshka_dims}")
+        if self.matryoshka_dims and not self.train:
+            raise ValueError("matryoshka_dims needs train: true (the dimensions are made usable by training)")
         if self.layers is not None:
             if not self.layers:
                 raise ValueError("layers must keep at least one layer")
@@ -435,6 +443,12 @@ def check_models(params: Params) -> Iterator[str]:
                 yield (
                     f"{key}.model: student dimension {student_dim} is above the teacher's {teacher.dimension}; "
                     "PCA can only project targets down"
+                )
+        for dim in spec.matryoshka_dims:
+            if dim >= student_dim:
+                yield (
+                    f"{key}.matryoshka_dims: {dim} is not below the embedding size {student_dim} of student '{name}' "
+                    f"(allowed 1..{student_dim - 1}; the full size is always trained)"
                 )
         for dim in params.pca.dims:
             if dim >= student_dim:

@@ -72,6 +72,12 @@ def variant_label(name: str, group: str, dim: int | None = None) -> str:
     return base if group == FP32 else f"{base}-{group}"
 
 
+def truncated_label(name: str, group: str, dim: int) -> str:
+    """``L3m-mrl128``, ``L3m-mrl128-onnx-int8``: a Matryoshka student's model with its output cut to ``dim``."""
+    base = f"{name}-mrl{dim}"
+    return base if group == FP32 else f"{base}-{group}"
+
+
 def variant_folder(name: str, group: str, dim: int | None = None) -> Path:
     if dim is None:
         return student_dir(name) if group == FP32 else quantized_dir(name) / group

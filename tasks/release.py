@@ -122,6 +122,9 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
         + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
     )
+    if spec.matryoshka_dims and dim is None:
+        lines.append(f"- **Matryoshka:** trained with `MatryoshkaLoss` so that its first {', '.join(map(str, spec.matryoshka_dims))} "
+                     "dimensions are embeddings on their own: `SentenceTransformer(path, truncate_dim=k)`, compared by cosine")
     lines.append(f"- **PCA:** {dim} dimensions, fitted on the student's {params.pca.fit_on} embeddings"
                  + (", folded into the table" if params.pca_folds_into_table(name) else "") if dim else "- **PCA:** none")
     lines.append(f"- **Quantization:** {group} (weights int8)" if group != FP32 else "- **Quantization:** none (float32)")
@@ -183,6 +186,10 @@ def figures(label: str, evaluation: dict) -> tuple[list[dict], list[EvalResult]]
                 dataset_type, dataset_name = DATASETS[family]
                 results.append(EvalResult(task_type=family.lower().replace(" ", "-"), task_name=family, dataset_type=dataset_type,
                                           dataset_name=dataset_name, metric_type=key, metric_name=text, metric_value=float(value)))
+    for cut_label, m in sorted(evaluation.items(), key=lambda item: -item[1]["dimension"]):
+        if m.get("runs_as") == label:
+            rows.append({"Task family": "Matryoshka", "Metric": f"STSb test Spearman, first {m['dimension']} dimensions ({cut_label})",
+                         "Value": f"{m['stsb_test_spearman']:.4f}"})
     for precision_label, m in sorted(evaluation.items()):
         if precision_label.startswith(f"{label}-emb-"):
             rows.append({"Task family": "Embedding quantization", "Metric": f"STSb test Spearman, {precision_label.rsplit('-', 1)[1]} embeddings ({m['bytes_per_embedding']} bytes)",

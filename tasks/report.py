@@ -35,7 +35,7 @@ from tasks import reference_figures as reference
 from tasks.cli import configure_logging
 from tasks.fileio import atomic_path, write_json
 from tasks.params import Params, load_params
-from tasks.paths import BENCHMARK_FILE, EVAL_DIR, FP32, TEACHER, eval_file, variant_label
+from tasks.paths import BENCHMARK_FILE, EVAL_DIR, FP32, TEACHER, eval_file, truncated_label, variant_label
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
     """Every variant of the students and PCA dimensions in params, its quality joined with its speed.
 
     A row is a model (``kind: model``, with the benchmark's figures) or an embedding precision of
-    one (``kind: embedding``, label ``<model>-emb-<precision>``, no speed of its own).
+    one (``kind: embedding``, label ``<model>-emb-<precision>``, no speed of its own). A Matryoshka
+    student's cut to k dimensions (``<student>-mrl<k>``) is a model row with the speed of the model it
+    cuts (its ``runs_as``): the cut is a slice of that model's output.
     """
     params = params or load_params()
     quality_key = QUALITY[params.report.rank_on][0]
@@ -75,9 +77,11 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
             if EMBEDDING_MARK in label:
                 row.update(kind="embedding", base=label.split(EMBEDDING_MARK)[0], precision=label.split(EMBEDDING_MARK)[1])
             else:
-                if label not in speeds:
-                    raise KeyError(f"{benchmark_file} has no figures for {label}: rerun the benchmark stage (dvc repro)")
-                row.update(kind="model", base=label, precision="float32", **speed_fields(speeds[label]))
+                timed = metrics.get("runs_as", label)  # a Matryoshka cut runs as its model: that model's speed
+                if timed not in speeds:
+                    raise KeyError(f"{benchmark_file} has no figures for {timed}: rerun the benchmark stage (dvc repro)")
+                row.update(kind="model", base=label, precision="float32",
+                           **{**speed_fields(speeds[timed]), "fp32_model": metrics.get("fp32_model", speeds[timed]["fp32_model"])})
             rows.append(row)
     return rows
 
@@ -375,6 +379,48 @@ def reference_section(comparison: dict, benchmark: dict) -> list[str]:
     return lines
 
 
+def matryoshka_against_pca(rows: list[dict], params: Params) -> list[dict]:
+    """Each Matryoshka student's cut to k dimensions beside the PCA to k of the same student (when ``pca.dims``
+    has k): STSb test (x100) and the four families' mean kept share, and the cut's lead over the PCA."""
+    by_label = {r["model"]: r for r in model_rows(rows)}
+    found = []
+    for name, spec in params.students.items():
+        for dim in spec.matryoshka_dims:
+            cut = by_label[truncated_label(name, FP32, dim)]
+            pca = by_label.get(variant_label(name, FP32, dim))
+            found.append({
+                "student": name, "dimension": dim, "matryoshka": cut["model"], "matryoshka_stsb": 100 * cut["stsb_test_spearman"],
+                "matryoshka_families_kept_mean": cut.get("families_kept_mean"),
+                "pca": pca["model"] if pca else None, "pca_stsb": 100 * pca["stsb_test_spearman"] if pca else None,
+                "pca_families_kept_mean": pca.get("families_kept_mean") if pca else None,
+                "stsb_lead": 100 * (cut["stsb_test_spearman"] - pca["stsb_test_spearman"]) if pca else None,
+            })
+    return found
+
+
+def matryoshka_section(found: list[dict]) -> list[str]:
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    lines = [
+        "## Matryoshka cuts against PCA", "",
+        "A Matryoshka student (`matryoshka_dims`) is trained so that its first k output dimensions are an embedding on "
+        "their own: its row `-mrl<k>` is its output cut to k and normalized, at its own speed. Beside it, the PCA to k "
+        "dimensions of the same student (when `pca.dims` has k). Lead: the cut's STSb minus the PCA's, in points.", "",
+        "| student | dim | cut | STSb | 4-family mean | PCA | STSb | 4-family mean | lead |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in found:
+        pca_stsb = "-" if f["pca_stsb"] is None else f"{f['pca_stsb']:.2f}"
+        lead = "-" if f["stsb_lead"] is None else f"{f['stsb_lead']:+.2f}"
+        lines.append(
+            f"| {f['student']} | {f['dimension']} | {f['matryoshka']} | {f['matryoshka_stsb']:.2f} "
+            f"| {share(f['matryoshka_families_kept_mean'])} | {f['pca'] or '-'} | {pca_stsb} "
+            f"| {share(f['pca_families_kept_mean'])} | {lead} |"
+        )
+    return lines
+
+
 def plot(points: list[tuple[float, float, str, bool]], xlabel: str, ylabel: str, title: str, path: Path) -> list:
     """A log-x scatter with its front joined by a line and every point labelled; returns the labels' boxes.
 
@@ -465,6 +511,9 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     if static and params.quantize.backends:
         lines.append(f"- No int8 models of {', '.join(static)}: a static-embedding model has no matrix multiplication to "
                      "quantize; its embedding precisions apply as to every model.")
+    matryoshka = matryoshka_against_pca(rows, params)
+    if matryoshka:
+        lines += ["", *matryoshka_section(matryoshka)]
     comparison = reference_comparison(rows, params, benchmark) if params.report.compare_with_reference else None
     if comparison is not None:
         lines += ["", *reference_section(comparison, benchmark)]
@@ -495,6 +544,8 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
         "fastest_within_one_point": fastest["model"] if fastest else None,
         "sanity_warnings": warnings,
     }
+    if matryoshka:
+        summary["matryoshka_against_pca"] = matryoshka
     if comparison is not None:
         summary["reference_comparison"] = comparison
     write_json(summary_file, summary)

@@ -44,7 +44,7 @@ from filelock import FileLock
 from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
-from sentence_transformers.sentence_transformer.losses import MSELoss
+from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MSELoss
 from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
 from transformers import TrainerCallback, set_seed
@@ -158,6 +158,24 @@ def project_targets(train: np.ndarray, others: list[np.ndarray], dimension: int,
     """Project teacher targets to the student's size with PCA, as the reference's bias-free Dense on the teacher."""
     pca = PCA(n_components=dimension, random_state=seed).fit(train)
     return [x @ pca.components_.T.astype(np.float32) for x in [train, *others]]
+
+
+def principal_axes_targets(train: np.ndarray, others: list[np.ndarray], dimension: int) -> list[np.ndarray]:
+    """Teacher targets for a Matryoshka student: centred and rotated onto the principal axes of the teacher's
+    training embeddings (the first ``dimension`` of them), then unit length.
+
+    Their first k coordinates are then the teacher's own k-dimension PCA, the best linear k-dimension
+    summary of it; truncating the teacher's coordinates as they come would keep arbitrary ones.
+    Centred, as the pipeline's PCA models are; unit length, as the student's output is. The axes are the
+    eigenvectors of the scatter matrix, a whole basis even with fewer sentences than dimensions (where a
+    PCA has fewer components), by decreasing variance.
+    """
+    mean = train.mean(axis=0, dtype=np.float64)
+    centred = train - mean
+    variances, vectors = np.linalg.eigh(centred.T @ centred)
+    axes = vectors[:, np.argsort(variances)[::-1][:dimension]]
+    rotated = [(x - mean) @ axes for x in [train, *others]]
+    return [(r / np.linalg.norm(r, axis=1, keepdims=True)).astype(np.float32) for r in rotated]
 
 
 class CachedMSEEvaluator(MSEEvaluator):
@@ -432,8 +450,12 @@ def distill(
     checkpoint_dir: Path,
     log_dir: Path,
     resume: Path | None = None,
+    matryoshka_dims: list[int] = (),
 ) -> tuple[SentenceTransformer, dict]:
     """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev.
+
+    With ``matryoshka_dims``, ``MatryoshkaLoss`` adds the MSE of the first k dimensions (normalized) to the
+    first k of the targets, for each k, beside the full dimension's.
 
     Resumes from the checkpoint ``resume`` when given. With ``params.processes`` > 1 this is one of the
     workers of a distributed launch (see ``run_workers``): each takes ``batch_size / processes`` a step.
@@ -478,8 +500,11 @@ def distill(
         # DDP: gloo on the CPU (accelerate would take MPI where torch has it); with CUDA accelerate's choice, nccl
         **({"use_cpu": True, "ddp_backend": "gloo"} if params.processes > 1 and not torch.cuda.is_available() else {}),
     )
+    loss = MSELoss(student)
+    if matryoshka_dims:
+        loss = MatryoshkaLoss(student, loss, [dimension, *matryoshka_dims])
     trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=train_dataset, loss=MSELoss(student), evaluator=evaluator,
+        model=student, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
         callbacks=[TrainingCurves(log_dir)],
     )
     if trainer.args.world_size != params.processes:
@@ -519,12 +544,16 @@ def train_student(name: str, params: Params) -> dict:
         train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
         train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
         student_dim = student.get_embedding_dimension()
-        if student_dim != teacher_cache.dimension:
+        if spec.matryoshka_dims:
+            train_targets, heldout_targets = principal_axes_targets(train_targets, [heldout_targets], student_dim)
+            summary.update(targets_projected=f"{teacher_cache.dimension}->{student_dim}, centred principal axes",
+                           matryoshka_dims=spec.matryoshka_dims)
+        elif student_dim != teacher_cache.dimension:
             train_targets, heldout_targets = project_targets(train_targets, [heldout_targets], student_dim, distill_params.seed)
             summary["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
         student, training = distill(
             student, train_texts, train_targets, heldout_texts, heldout_targets, distill_params, checkpoints,
-            training_log_dir(name), resume,
+            training_log_dir(name), resume, spec.matryoshka_dims,
         )
         summary.update(
             training, epochs=distill_params.epochs, learning_rate=distill_params.learning_rate,
@@ -541,6 +570,8 @@ def train_student(name: str, params: Params) -> dict:
     else:
         made = f"layers {summary['kept_layers']} of {params.teacher.model}" if "kept_layers" in summary else summary["source"]
         made += f", distilled from {params.teacher.model} (MSE to its embeddings)" if spec.train else " (not trained)"
+    if spec.matryoshka_dims:
+        made += f"; Matryoshka: its first {', '.join(map(str, spec.matryoshka_dims))} dimensions are embeddings on their own"
     describe_model(student, name, summary["source"], made)
     with atomic_dir(student_dir(name)) as tmp:
         student.save(str(tmp))

@@ -5,13 +5,11 @@ evaluation on every family, the benchmark, the report and the release."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
@@ -21,7 +19,6 @@ from tasks import assets
 from tasks.paths import STATIC_TABLES_DIR
 from tasks.pca import pca_dense, with_pca
 from tasks.student import static_table
-from tests.conftest import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -63,21 +60,8 @@ def test_a_static_table_is_distilled_once_per_teacher(tmp_path: Path, monkeypatc
     assert other != first and sorted(p.name for p in STATIC_TABLES_DIR.iterdir() if p.is_dir()) == sorted([first.name, other.name])
 
 
-@pytest.fixture(scope="module")
-def static_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The finished tiny run with two static students added: S0 distilled only, S also refined."""
-    project = tmp_path_factory.mktemp("static") / "project"
-    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["students"] |= {"S0": {"static": True, "train": False}, "S": {"static": True, "distill": {"learning_rate": 0.05}}}
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = run(["dvc", "repro"], project)
-    assert "Running stage 'student@L1'" not in result.stdout  # the transformer student is not touched
-    return project
-
-
-def test_static_students_go_through_every_stage(static_run: Path) -> None:
-    project = static_run
+def test_static_students_go_through_every_stage(more_students_run: Path) -> None:
+    project = more_students_run
     for name in ("S0", "S"):
         model = SentenceTransformer(str(project / "models" / name / "student"), device="cpu")
         assert [type(m) for m in model] == [StaticEmbedding, Normalize] and model.get_embedding_dimension() == 384
