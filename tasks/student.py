@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
@@ -45,7 +46,7 @@ from safetensors import SafetensorError, safe_open
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.evaluation import MSEEvaluator, SequentialEvaluator
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MSELoss
-from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+from sentence_transformers.sentence_transformer.modules import Dense, Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
 from transformers import TrainerCallback, set_seed
 
@@ -160,22 +161,41 @@ def project_targets(train: np.ndarray, others: list[np.ndarray], dimension: int,
     return [x @ pca.components_.T.astype(np.float32) for x in [train, *others]]
 
 
-def principal_axes_targets(train: np.ndarray, others: list[np.ndarray], dimension: int) -> list[np.ndarray]:
-    """Teacher targets for a Matryoshka student: centred and rotated onto the principal axes of the teacher's
-    training embeddings (the first ``dimension`` of them), then unit length.
+def principal_axes(train: np.ndarray, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the teacher's training embeddings and their first ``dimension`` principal axes (columns):
+    a Matryoshka student's targets are the teacher's embeddings in these axes, so that their first k
+    coordinates are the teacher's own k-dimension PCA (its coordinates as they come would keep k arbitrary
+    ones). Centred, as the pipeline's PCA models are.
 
-    Their first k coordinates are then the teacher's own k-dimension PCA, the best linear k-dimension
-    summary of it; truncating the teacher's coordinates as they come would keep arbitrary ones.
-    Centred, as the pipeline's PCA models are; unit length, as the student's output is. The axes are the
-    eigenvectors of the scatter matrix, a whole basis even with fewer sentences than dimensions (where a
-    PCA has fewer components), by decreasing variance.
+    The eigenvectors of the scatter matrix by decreasing variance: a whole basis even with fewer
+    sentences than dimensions, where a PCA has fewer components.
     """
     mean = train.mean(axis=0, dtype=np.float64)
     centred = train - mean
     variances, vectors = np.linalg.eigh(centred.T @ centred)
-    axes = vectors[:, np.argsort(variances)[::-1][:dimension]]
-    rotated = [(x - mean) @ axes for x in [train, *others]]
-    return [(r / np.linalg.norm(r, axis=1, keepdims=True)).astype(np.float32) for r in rotated]
+    return mean, vectors[:, np.argsort(variances)[::-1][:dimension]]
+
+
+def in_axes(vectors: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """``vectors`` centred, in the coordinates of ``axes``, unit length (float32)."""
+    rotated = (vectors - mean) @ axes
+    return (rotated / np.linalg.norm(rotated, axis=1, keepdims=True)).astype(np.float32)
+
+
+def with_rotation(student: SentenceTransformer, mean: np.ndarray, axes: np.ndarray) -> SentenceTransformer:
+    """A Matryoshka student: its own modules, then a ``Dense`` that starts as the targets' centring and rotation,
+    then ``Normalize``. A student keeping the teacher's layers starts out close to the rotated targets, as a plain
+    student to the plain ones; without the layer its last transformer layer would have to learn the rotation.
+    A student of another dimension, whose outputs are not the teacher's, starts from the identity."""
+    dimension = student.get_embedding_dimension()
+    if axes.shape[0] == dimension:
+        weight = torch.tensor(axes.T, dtype=torch.float32)
+        bias = -weight @ torch.tensor(mean, dtype=torch.float32)
+    else:
+        weight, bias = torch.eye(dimension), torch.zeros(dimension)
+    dense = Dense(dimension, dimension, bias=True, activation_function=torch.nn.Identity(), init_weight=weight, init_bias=bias)
+    modules = list(student) if isinstance(list(student)[-1], Normalize) else [*student, Normalize()]
+    return SentenceTransformer(modules=[*modules, dense, Normalize()], device=str(student.device))
 
 
 class CachedMSEEvaluator(MSEEvaluator):
@@ -450,7 +470,7 @@ def distill(
     checkpoint_dir: Path,
     log_dir: Path,
     resume: Path | None = None,
-    matryoshka_dims: list[int] = (),
+    matryoshka_dims: Sequence[int] = (),
 ) -> tuple[SentenceTransformer, dict]:
     """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev.
 
@@ -545,7 +565,9 @@ def train_student(name: str, params: Params) -> dict:
         train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
         student_dim = student.get_embedding_dimension()
         if spec.matryoshka_dims:
-            train_targets, heldout_targets = principal_axes_targets(train_targets, [heldout_targets], student_dim)
+            mean, axes = principal_axes(train_targets, student_dim)
+            train_targets, heldout_targets = in_axes(train_targets, mean, axes), in_axes(heldout_targets, mean, axes)
+            student = with_rotation(student, mean, axes)
             summary.update(targets_projected=f"{teacher_cache.dimension}->{student_dim}, centred principal axes",
                            matryoshka_dims=spec.matryoshka_dims)
         elif student_dim != teacher_cache.dimension:

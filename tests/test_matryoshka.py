@@ -17,7 +17,7 @@ from tasks import assets
 from tasks.corpus import corpus_sentences
 from tasks.models import open_teacher_cache
 from tasks.params import DistillParams
-from tasks.student import distill, principal_axes_targets, prune_layers
+from tasks.student import distill, in_axes, principal_axes, prune_layers, with_rotation
 from tests.conftest import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -33,14 +33,27 @@ def test_targets_in_principal_axes_cut_to_the_teachers_pca() -> None:
     rng = np.random.default_rng(0)
     teacher = unit(rng.normal(size=(400, 24)) @ rng.normal(size=(24, 24)) + 0.5).astype(np.float32)
     train, heldout = teacher[:300], teacher[300:]
-    targets, heldout_targets = principal_axes_targets(train, [heldout], 24)
+    mean, axes = principal_axes(train, 24)
+    targets, heldout_targets = in_axes(train, mean, axes), in_axes(heldout, mean, axes)
     np.testing.assert_allclose(np.linalg.norm(targets, axis=1), 1, rtol=1e-5)
     pca, cut = unit(PCA(n_components=8, svd_solver="full").fit(train).transform(heldout)), unit(heldout_targets[:, :8])
     np.testing.assert_allclose(cut @ cut.T, pca @ pca.T, atol=1e-4)  # the same cosines: axes up to their signs
-    few, _ = principal_axes_targets(train[:10], [heldout], 24)  # fewer sentences than dimensions: still a rotation
+    few = in_axes(train[:10], *principal_axes(train[:10], 24))  # fewer sentences than dimensions: still a rotation
     np.testing.assert_allclose(few @ few.T, unit(train[:10] - train[:10].mean(0)) @ unit(train[:10] - train[:10].mean(0)).T, atol=1e-4)
     centred = unit(heldout - train.mean(0))
     np.testing.assert_allclose(heldout_targets @ heldout_targets.T, centred @ centred.T, atol=1e-4)
+
+
+def test_a_matryoshka_student_starts_at_the_rotated_targets() -> None:
+    """The rotation layer: a student keeping the teacher's layers outputs, before any training, its own embeddings
+    in the targets' axes, so it starts as close to them as a plain student to the plain targets."""
+    teacher = SentenceTransformer(assets.resolve_model(MINILM), device="cpu")
+    sentences = [f"Sentence {i} about the {w} market." for i, w in enumerate(["stock", "car", "film", "music"] * 100)]
+    embeddings = teacher.encode(sentences)
+    mean, axes = principal_axes(embeddings, 384)
+    rotated = with_rotation(teacher, mean, axes)
+    assert [type(m).__name__ for m in rotated] == ["Transformer", "Pooling", "Normalize", "Dense", "Normalize"]
+    np.testing.assert_allclose(rotated.encode(sentences[:16]), in_axes(embeddings[:16], mean, axes), atol=1e-4)
 
 
 def test_matryoshka_training_makes_the_first_dimensions_an_embedding(
@@ -51,11 +64,12 @@ def test_matryoshka_training_makes_the_first_dimensions_an_embedding(
     monkeypatch.chdir(finished_project)
     cache = open_teacher_cache()
     train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
-    train_targets, heldout_targets = principal_axes_targets(cache.lookup(train_texts), [cache.lookup(heldout_texts)], 384)
+    mean, axes = principal_axes(cache.lookup(train_texts), 384)
+    train_targets, heldout_targets = in_axes(cache.lookup(train_texts), mean, axes), in_axes(cache.lookup(heldout_texts), mean, axes)
     params = DistillParams(epochs=1, max_steps=16, batch_size=16, learning_rate=1e-3, eval_steps=16)
     cut_mse = {}
     for dims in ([], [16]):
-        student = prune_layers(SentenceTransformer(assets.resolve_model(MINILM), device="cpu"), [0])
+        student = with_rotation(prune_layers(SentenceTransformer(assets.resolve_model(MINILM), device="cpu"), [0]), mean, axes)
         trained, _ = distill(student, train_texts, train_targets, heldout_texts, heldout_targets, params,
                              finished_project / ".work" / f"mrl{dims}", finished_project / f"curves{dims}", matryoshka_dims=dims)
         cut = trained.encode(heldout_texts, truncate_dim=16, normalize_embeddings=True)
