@@ -118,6 +118,8 @@ class StudentSpec(Section):
             raise ValueError(f"give only one of layers, num_layers, model, static (got {', '.join(given)})")
         if len(set(self.matryoshka_dims)) != len(self.matryoshka_dims):
             raise ValueError(f"matryoshka_dims has duplicates: {self.matryoshka_dims}")
+        if self.matryoshka_dims and self.static:
+            raise ValueError("matryoshka_dims applies to transformer students, not static ones (their PCA is folded into the table)")
         if self.matryoshka_dims and not self.train:
             raise ValueError("matryoshka_dims needs train: true (the dimensions are made usable by training)")
         if self.layers is not None:
