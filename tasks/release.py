@@ -186,10 +186,10 @@ def figures(label: str, evaluation: dict) -> tuple[list[dict], list[EvalResult]]
                 dataset_type, dataset_name = DATASETS[family]
                 results.append(EvalResult(task_type=family.lower().replace(" ", "-"), task_name=family, dataset_type=dataset_type,
                                           dataset_name=dataset_name, metric_type=key, metric_name=text, metric_value=float(value)))
-    for cut_label, m in sorted(evaluation.items(), key=lambda item: -item[1]["dimension"]):
-        if m.get("runs_as") == label:
-            rows.append({"Task family": "Matryoshka", "Metric": f"STSb test Spearman, first {m['dimension']} dimensions ({cut_label})",
-                         "Value": f"{m['stsb_test_spearman']:.4f}"})
+    cuts = [(cut_label, m) for cut_label, m in evaluation.items() if m.get("runs_as") == label]
+    for cut_label, m in sorted(cuts, key=lambda cut: -cut[1]["dimension"]):
+        rows.append({"Task family": "Matryoshka", "Metric": f"STSb test Spearman, first {m['dimension']} dimensions ({cut_label})",
+                     "Value": f"{m['stsb_test_spearman']:.4f}"})
     for precision_label, m in sorted(evaluation.items()):
         if precision_label.startswith(f"{label}-emb-"):
             rows.append({"Task family": "Embedding quantization", "Metric": f"STSb test Spearman, {precision_label.rsplit('-', 1)[1]} embeddings ({m['bytes_per_embedding']} bytes)",
