@@ -19,11 +19,6 @@ params["students"] = {"S0": {"static": True, "train": False}, "S": {"static": Tr
 params["pca"]["dims"] = []
 yaml.safe_dump(params, open("params.yaml", "w"), sort_keys=False)
 EOF
-stage() {
-  local start=$(date +%s)
-  PYTHONPATH=$code "$python" -P -m "$@" >> "$copy/stages.log" 2>&1 || { echo "$* failed: $copy/stages.log" >&2; exit 1; }
-  echo "$*: $(( $(date +%s) - start )) s"
-}
 for name in S0 S; do stage tasks.student $name; stage tasks.evaluate $name; done
 stage tasks.benchmark
 stage tasks.report
