@@ -1,4 +1,4 @@
-"""The prepared data as the stages read it: corpus sentences by split, STSb pairs and their evaluator."""
+"""The prepared data as the stages read it: corpus sentences by split, parallel pairs, STSb pairs and their evaluator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-from tasks.paths import DOCUMENTS_FILE, PREPARED_DIR
+from tasks.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
 
 
 def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
@@ -24,6 +24,18 @@ def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR
     if split is not None:
         table = table.filter(pc.equal(table["split"], split))
     return table["sentence"].to_pylist()
+
+
+def parallel_pairs(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> tuple[list[str], list[str]]:
+    """Sources and targets of the prepared parallel pairs of ``split`` (train, dev or heldout; None: all), or two
+    empty lists without ``prepare.parallel``."""
+    path = Path(prepared_dir) / PARALLEL_FILE
+    if not path.is_file():
+        return [], []
+    table = pq.read_table(path)
+    if split is not None:
+        table = table.filter(pc.equal(table["split"], split))
+    return table["source"].to_pylist(), table["target"].to_pylist()
 
 
 def stsb_pairs(split: str, prepared_dir: Path = PREPARED_DIR) -> dict[str, list]:

@@ -12,7 +12,8 @@
 Per variant: four task families (``tasks/task_families.py``), each with its share of the teacher's
 figure and the mean of those shares: STSb test Spearman; few-shot topic classification of
 the evaluation BBC articles (accuracy, macro-F1); their k-means clustering (V-measure); retrieval of
-STSb test paraphrases (nDCG@10, MRR@10). Also MSE to the teacher's embeddings on the held-out corpus
+STSb test paraphrases (nDCG@10, MRR@10). With parallel data (``prepare.parallel``), translation retrieval
+of its held-out pairs (accuracy each way, source-target MSE), not a share of the teacher's. Also MSE to the teacher's embeddings on the held-out corpus
 slice (when dimensions match), size on disk, parameter count, embedding dimension and bytes per
 embedding; for the teacher, each student and each PCA model in fp32, every embedding precision
 (int8, uint8, binary embeddings) on every family too. A Matryoshka student's evaluation also scores
@@ -37,7 +38,7 @@ from tqdm.auto import tqdm
 
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences, evaluation_documents, stsb_evaluator, stsb_pairs
+from tasks.corpus import corpus_sentences, evaluation_documents, parallel_pairs, stsb_evaluator, stsb_pairs
 from tasks.embedding_cache import CacheError
 from tasks.fileio import write_json
 from tasks.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
@@ -207,23 +208,27 @@ def embedding_quantization(
 
 
 def other_families(vectors: Mapping[str, np.ndarray], params: EvaluateParams) -> dict[str, float]:
-    """Classification and clustering of the evaluation articles, retrieval of STSb test paraphrases."""
+    """Classification and clustering of the evaluation articles, retrieval of STSb test paraphrases, and
+    translation retrieval of the held-out parallel pairs when there are any."""
     documents, topics = evaluation_documents()
     pairs = stsb_pairs("test")
     return family_scores(
         vectors, documents, topics, list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"])),
         shots=params.classification_shots, draws=params.classification_draws,
         clustering_seeds=params.clustering_seeds, retrieval_min_score=params.retrieval_min_score,
+        translations=list(zip(*parallel_pairs("heldout"))),
     )
 
 
 def evaluation_sentences(with_heldout: bool) -> list[str]:
-    """Every text a variant is scored on: STSb test, the evaluation articles, and the held-out corpus
-    slice for MSE. Each is embedded once and shared by every family that reads it. Not STSb dev: it
+    """Every text a variant is scored on: STSb test, the evaluation articles, the held-out parallel pairs
+    (both sides), and the held-out corpus slice for MSE. Each is embedded once and shared by every family that reads it. Not STSb dev: it
     picks each student's best step (its score is in ``metrics/students``), so a variant's dev figure
     says less than its test one, and embedding it took about as long as the articles."""
     pairs = stsb_pairs("test")
-    return pairs["sentence1"] + pairs["sentence2"] + evaluation_documents()[0] + (corpus_sentences("heldout") if with_heldout else [])
+    sources, targets = parallel_pairs("heldout")
+    return (pairs["sentence1"] + pairs["sentence2"] + evaluation_documents()[0] + sources + targets
+            + (corpus_sentences("heldout") if with_heldout else []))
 
 
 def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:

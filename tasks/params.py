@@ -14,6 +14,7 @@ import importlib.util
 import os
 import re
 import sys
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +37,20 @@ class Section(BaseModel):
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class ParallelParams(Section):
+    """Parallel sentences (a source and its translation) that a ``parallel`` student learns both sides of."""
+
+    file: str = Field(description="A .tsv (header row) or .parquet file under inputs/data/, or a hub dataset id")
+    subset: str | None = Field(None, description="A hub dataset's subset (configuration), e.g. en-de; its train split is read")
+    source_column: str = "source"
+    target_column: str = "target"
+    heldout_pairs: PositiveInt = Field(200, description="Pairs set aside, never trained on: translation retrieval and MSE")
+    dev_pairs: PositiveInt = Field(
+        100, description="Pairs set aside to pick a parallel student's best step on (its translations' MSE to the teacher)"
+    )
+    max_pairs: PositiveInt | None = Field(None, description="Use at most this many pairs (a seeded sample)")
 
 
 class PrepareParams(Section):
@@ -61,6 +76,9 @@ class PrepareParams(Section):
     )
     document_chars: PositiveInt = Field(600, description="Characters of an evaluation article kept: its title and first sentences")
     seed: int = 42
+    parallel: ParallelParams | None = Field(
+        None, description="Parallel data: the teacher embeds the source side, parallel students learn both sides"
+    )
 
 
 class TeacherParams(Section):
@@ -105,6 +123,10 @@ class StudentSpec(Section):
         "embeddings (static tables want a far higher learning rate than transformers: set distill.learning_rate)"
     )
     train: bool = True
+    parallel: bool = Field(
+        False, description="Train on prepare.parallel's pairs: the student's embeddings of the source and of its "
+        "translation both learn the teacher's embedding of the source (MSE), as sentence-transformers' make_multilingual"
+    )
     matryoshka_dims: list[PositiveInt] = Field(
         [], description="Train with MatryoshkaLoss around the MSE loss, against teacher targets in their principal axes, so "
         "that the first k dimensions are an embedding on their own; each k gets rows <name>-mrl<k> (truncated, normalized)"
@@ -122,6 +144,8 @@ class StudentSpec(Section):
             raise ValueError("matryoshka_dims applies to transformer students, not static ones (their PCA is folded into the table)")
         if self.matryoshka_dims and not self.train:
             raise ValueError("matryoshka_dims needs train: true (the dimensions are made usable by training)")
+        if self.parallel and not self.train:
+            raise ValueError("parallel needs train: true (a student learns the parallel sentences by training)")
         if self.layers is not None:
             if not self.layers:
                 raise ValueError("layers must keep at least one layer")
@@ -282,9 +306,9 @@ def _allowed(parent: tuple[Any, ...]) -> str:
         if field is None:
             model = StudentSpec  # inside students.<name>
             continue
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
+        for annotation in (field.annotation, *typing.get_args(field.annotation)):  # a section that may be null too
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
     return ", ".join(model.model_fields)
 
 
@@ -314,6 +338,12 @@ def check_relations(params: Params) -> Iterator[str]:
         yield (
             f"prepare.heldout_sentences: {prepare.heldout_sentences} leaves no training sentences "
             f"(must be below prepare.max_sentences={prepare.max_sentences})"
+        )
+    parallel_students = [name for name, spec in params.students.items() if spec.parallel]
+    if parallel_students and prepare.parallel is None:
+        yield (
+            f"students.{parallel_students[0]}.parallel: true needs prepare.parallel, a file of source sentences and "
+            "their translations (allowed: set prepare.parallel.file, or parallel: false)"
         )
     most_shots = max(params.evaluate.classification_shots)
     if most_shots >= prepare.documents_per_topic:
@@ -374,12 +404,19 @@ def _croniter() -> type:
 
 
 def check_inputs(params: Params) -> Iterator[str]:
-    """The STSb and corpus references: packaged, local (and non-empty, with the column), or reachable on the hub."""
+    """The STSb, corpus and parallel references: packaged, local (and non-empty, with the columns), or reachable on the hub."""
     prepare = params.prepare
     for key, ref, kind in (("prepare.stsb", prepare.stsb, "stsb"), ("prepare.corpus", prepare.corpus, "corpus")):
         try:
             assets.check_data_ref(ref, key=key, kind=kind, column=prepare.corpus_column)
         except assets.AssetError as exc:
+            yield str(exc)
+    if prepare.parallel is not None:
+        from tasks.parallel_file import ParallelFileError, check_parallel_file
+
+        try:
+            check_parallel_file(prepare.parallel)
+        except ParallelFileError as exc:
             yield str(exc)
 
 
@@ -389,6 +426,7 @@ def check_local_inputs(params: Params) -> Iterator[str]:
     refs = [
         ("prepare.corpus", params.prepare.corpus, DATA_INPUTS),
         ("prepare.stsb", params.prepare.stsb, DATA_INPUTS),
+        *([("prepare.parallel.file", params.prepare.parallel.file, DATA_INPUTS)] if params.prepare.parallel else []),
         ("teacher.model", params.teacher.model, MODEL_INPUTS),
         *((f"students.{name}.model", spec.model, MODEL_INPUTS) for name, spec in params.students.items() if spec.model),
     ]

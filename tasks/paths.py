@@ -11,6 +11,7 @@ from pathlib import Path
 DATA_INPUTS = Path("inputs/data")  # local corpora and STSb folders the params name: a DVC dep of prepare
 MODEL_INPUTS = Path("inputs/models")  # local model folders the params name: a DVC dep of every stage loading one
 PREPARED_DIR = Path("data/prepared")
+PARALLEL_FILE = "parallel.parquet"  # in PREPARED_DIR, with prepare.parallel: source, target, lang, split of the pairs
 DOCUMENTS_FILE = Path("data/documents.parquet")  # the evaluation articles: beside data/prepared, so changing them retrains nothing
 EMBEDDINGS_DIR = Path("data/embeddings")
 STUDENT_EMBEDDINGS_DIR = Path("data/student_embeddings")

@@ -1,7 +1,8 @@
 """Prepare data: STS benchmark splits and the unlabeled distillation corpus, as Parquet.
 
 Reads ``params.prepare``. Writes ``data/prepared/`` (``corpus.parquet`` with a ``split`` column of
-train/heldout, ``stsb_{train,dev,test}.parquet``), ``data/documents.parquet`` (the labelled BBC
+train/heldout, ``stsb_{train,dev,test}.parquet``, and with ``prepare.parallel`` ``parallel.parquet``: source, target, lang
+and split of the parallel pairs), ``data/documents.parquet`` (the labelled BBC
 articles of the classification and clustering families: only the evaluate stages read it, so a
 change to them retrains nothing) and ``metrics/prepare.json`` with the counts of
 sentences read, dropped and truncated. The evaluation articles are never distilled on: with the
@@ -26,8 +27,9 @@ import pyarrow.parquet as pq
 from tasks import assets
 from tasks.cli import configure_logging
 from tasks.fileio import atomic_dir, write_json, write_parquet
-from tasks.params import ParamsError, PrepareParams, load_or_exit
-from tasks.paths import DOCUMENTS_FILE, PREPARED_DIR
+from tasks.parallel_file import LANG_COLUMN, ParallelFileError, both_sides, read_pairs
+from tasks.params import ParallelParams, ParamsError, PrepareParams, load_or_exit
+from tasks.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,45 @@ def clean_sentences(raw: Iterable[str], min_chars: int, max_chars: int) -> tuple
     return kept, counts
 
 
+def prepare_parallel(params: ParallelParams, max_chars: int, seed: int) -> tuple[pa.Table, dict[str, int]]:
+    """The parallel pairs as the stages read them: whitespace normalised, a pair with a blank side dropped,
+    a side over ``max_chars`` cut, a repeated pair dropped, a seeded sample of ``max_pairs``, the first
+    ``heldout_pairs`` of a seeded order set aside for evaluation and the next ``dev_pairs`` to pick a student's
+    best step on (``split``); with the counts of each."""
+    try:
+        raw = read_pairs(params)
+    except ParallelFileError as exc:
+        raise ParamsError(str(exc)) from None
+    counts = {"rows_read": raw.num_rows, "one_side_blank_dropped": 0, "truncated": 0, "duplicates_dropped": 0}
+    langs = raw[LANG_COLUMN].to_pylist() if LANG_COLUMN in raw.column_names else [""] * raw.num_rows
+    seen: set[tuple[str, str]] = set()
+    kept: list[tuple[str, str, str]] = []
+    for source, target, lang in zip(raw["source"].to_pylist(), raw["target"].to_pylist(), langs):
+        if not both_sides(source, target):
+            counts["one_side_blank_dropped"] += 1
+            continue
+        sides = [WHITESPACE.sub(" ", text).strip() for text in (source, target)]
+        counts["truncated"] += sum(len(text) > max_chars for text in sides)
+        pair = (sides[0][:max_chars], sides[1][:max_chars])
+        if pair in seen:
+            counts["duplicates_dropped"] += 1
+            continue
+        seen.add(pair)
+        kept.append((*pair, lang or ""))
+    order = np.random.default_rng(seed).permutation(len(kept))[: params.max_pairs]
+    set_aside = params.heldout_pairs + params.dev_pairs
+    if len(order) <= set_aside:
+        raise ParamsError(
+            f"prepare.parallel.heldout_pairs: {params.heldout_pairs} and dev_pairs {params.dev_pairs} leave no pair to "
+            f"train on: {params.file} gives {len(order)} usable pairs ({counts})"
+        )
+    chosen = [kept[i] for i in order]
+    split = ["heldout"] * params.heldout_pairs + ["dev"] * params.dev_pairs + ["train"] * (len(chosen) - set_aside)
+    counts.update(kept=len(chosen), train=len(chosen) - set_aside, dev=params.dev_pairs, heldout=params.heldout_pairs)
+    columns = dict(zip(("source", "target", LANG_COLUMN), map(list, zip(*chosen))))
+    return pa.table({**columns, "split": split}), counts
+
+
 def prepare(
     params: PrepareParams, out_dir: Path = PREPARED_DIR, documents_file: Path = DOCUMENTS_FILE, metrics_file: Path = METRICS_FILE
 ) -> dict:
@@ -198,6 +239,7 @@ def prepare(
         corpus = stsb_train + corpus
     else:
         corpus += stsb_train
+    parallel = None if params.parallel is None else prepare_parallel(params.parallel, params.max_chars, params.seed)
     sentences, counts = clean_sentences(corpus, params.min_chars, params.max_chars)
     counts["corpus"] = corpus_counts
     rng = np.random.default_rng(params.seed)
@@ -226,6 +268,9 @@ def prepare(
     }))
     with atomic_dir(out_dir) as tmp:
         write_parquet(tmp / "corpus.parquet", pa.table({"sentence": chosen, "split": split}))
+        if parallel is not None:
+            write_parquet(tmp / PARALLEL_FILE, parallel[0])
+            counts["parallel"] = parallel[1]
         for name, data in stsb.items():
             if params.stsb_test_pairs is not None and name != "train":
                 data = data.select(range(min(params.stsb_test_pairs, len(data))))

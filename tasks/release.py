@@ -112,16 +112,28 @@ def how_made(name: str, group: str, dim: int | None, params: Params, student: di
         lines.append(
             f"- **Distillation:** MSE to the teacher's embeddings, {student['steps']} steps "
             f"({student['epochs']:g} epochs, learning rate {student['learning_rate']:g}); "
-            f"best step {student['best_step']} by STSb dev Spearman {student['best_stsb_dev_spearman']:.4f}"
+            + (f"best step {student['best_step']} by the MSE of its dev translations to the teacher's embeddings of their "
+               f"sources, {student['best_parallel_dev_mse_x100']:.4f} (x100; STSb dev Spearman "
+               f"{student['best_stsb_dev_spearman']:.4f})" if "best_parallel_dev_mse_x100" in student else
+               f"best step {student['best_step']} by STSb dev Spearman {student['best_stsb_dev_spearman']:.4f}")
         )
     else:
         lines.append("- **Distillation:** none (the " + ("table was not refined)" if spec.static else "student was not trained)"))
-    lines.append(
-        f"- **Training data:** {teacher['sentences']:,} sentences of `{params.prepare.corpus}`"
-        + (" (its articles held out for evaluation left out)" if params.prepare.corpus == BBC_NEWS else "")
-        + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
-        + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
-    )
+    if spec.parallel:
+        parallel = params.prepare.parallel
+        lines.append(
+            f"- **Training data:** {student['parallel_pairs']:,} pairs of `{parallel.file}` (a sentence and its "
+            f"translation; {parallel.dev_pairs} more pick the best step, {parallel.heldout_pairs} more are held out for "
+            "the translation figures), the targets the teacher's embeddings of the sentences"
+        )
+    else:
+        lines.append(
+            f"- **Training data:** {teacher['sentences'] - teacher.get('parallel_sources', 0):,} sentences of "
+            f"`{params.prepare.corpus}`"
+            + (" (its articles held out for evaluation left out)" if params.prepare.corpus == BBC_NEWS else "")
+            + (" and the STSb train sentences" if params.prepare.include_stsb_train else "")
+            + f", encoded by the teacher ({params.prepare.heldout_sentences} held out for the MSE figure)"
+        )
     if spec.matryoshka_dims and dim is None:
         lines.append(f"- **Matryoshka:** trained with `MatryoshkaLoss` so that its first {', '.join(map(str, spec.matryoshka_dims))} "
                      "dimensions are embeddings on their own: `SentenceTransformer(path, truncate_dim=k)`, compared by cosine")

@@ -421,6 +421,24 @@ def matryoshka_section(found: list[dict]) -> list[str]:
     return lines
 
 
+def translation_section(models: list[dict]) -> list[str]:
+    """Translation retrieval of the held-out parallel pairs by every model that has it (``prepare.parallel``)."""
+    lines = [
+        "## Translation retrieval (parallel data)", "",
+        "The held-out pairs of `prepare.parallel`: accuracy of finding a source's own translation among all of them "
+        "(and the reverse), and the mean squared difference of a source's and its translation's unit embeddings (x100). "
+        "Not a share of the teacher's: a student trained on the pairs (`parallel: true`) is meant to beat it.", "",
+        "| model | source to target | target to source | mean | source-target MSE x100 |", "|---|---|---|---|---|",
+    ]
+    for r in models:
+        lines.append(
+            f"| {r['model']} | {100 * r['translation_accuracy_source_to_target']:.1f}% "
+            f"| {100 * r['translation_accuracy_target_to_source']:.1f}% | {100 * r['translation_accuracy']:.1f}% "
+            f"| {r['translation_mse_x100']:.4f} |"
+        )
+    return lines
+
+
 def plot(points: list[tuple[float, float, str, bool]], xlabel: str, ylabel: str, title: str, path: Path) -> list:
     """A log-x scatter with its front joined by a line and every point labelled; returns the labels' boxes.
 
@@ -514,6 +532,9 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     matryoshka = matryoshka_against_pca(rows, params)
     if matryoshka:
         lines += ["", *matryoshka_section(matryoshka)]
+    translated = [r for r in models if "translation_accuracy" in r]
+    if translated:
+        lines += ["", *translation_section(translated)]
     comparison = reference_comparison(rows, params, benchmark) if params.report.compare_with_reference else None
     if comparison is not None:
         lines += ["", *reference_section(comparison, benchmark)]
@@ -546,6 +567,8 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     }
     if matryoshka:
         summary["matryoshka_against_pca"] = matryoshka
+    if translated:
+        summary["translation_accuracy"] = {r["model"]: r["translation_accuracy"] for r in translated}
     if comparison is not None:
         summary["reference_comparison"] = comparison
     write_json(summary_file, summary)

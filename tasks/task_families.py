@@ -1,4 +1,5 @@
-"""Quality beyond STSb: MTEB-style scores of the classification, clustering and retrieval task families.
+"""Quality beyond STSb: MTEB-style scores of the classification, clustering and retrieval task families, and
+translation retrieval of parallel pairs where the pipeline has them.
 
 Plain functions over embeddings computed beforehand (one row per document or sentence), so a model's
 vectors are made once and shared by every family. scikit-learn fits the classifier and the k-means
@@ -89,6 +90,24 @@ def retrieval_scores(
     return {f"ndcg_at_{k}": float(ndcg_score(truth, scores, k=k)), f"mrr_at_{k}": float(mrr.mean())}
 
 
+def translation_scores(sources: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Translation retrieval of parallel pairs, as Tatoeba's: for each source, whether its own target is the
+    nearest (cosine) of all targets, and the reverse (accuracy each way, and their mean); and the mean squared
+    difference of a source's and its target's unit-length embeddings, x100: the language gap of the model."""
+    sources = sources / np.linalg.norm(sources, axis=1, keepdims=True)
+    targets = targets / np.linalg.norm(targets, axis=1, keepdims=True)
+    similarity = sources.astype(np.float64) @ targets.T.astype(np.float64)
+    truth = np.arange(len(sources))
+    forward = float(np.mean(similarity.argmax(axis=1) == truth))
+    backward = float(np.mean(similarity.argmax(axis=0) == truth))
+    return {
+        "translation_accuracy_source_to_target": forward,
+        "translation_accuracy_target_to_source": backward,
+        "translation_accuracy": (forward + backward) / 2,
+        "translation_mse_x100": float(((sources - targets) ** 2).mean() * 100),
+    }
+
+
 KEPT_SHARES = {  # each family's kept share: this figure of a model over the teacher's
     "stsb_test_kept": "stsb_test_spearman",
     "classification_kept": "classification_accuracy",
@@ -100,9 +119,11 @@ KEPT_SHARES = {  # each family's kept share: this figure of a model over the tea
 def family_scores(
     vectors: Mapping[str, np.ndarray], documents: Sequence[str], topics: Sequence[str],
     pairs: Sequence[tuple[str, str, float]], *, shots: Sequence[int], draws: int, clustering_seeds: int, retrieval_min_score: float,
+    translations: Sequence[tuple[str, str]] = (),
 ) -> dict[str, float]:
     """Classification, clustering and retrieval figures of one variant from its vectors of the
-    evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector)."""
+    evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector); with
+    ``translations`` (held-out parallel pairs), translation retrieval too."""
     labels = np.asarray(topics)
     articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
     scores: dict[str, float] = {}
@@ -113,6 +134,9 @@ def family_scores(
     scores["clustering_v_measure"] = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
     for metric, value in retrieval_scores(pairs, vectors, retrieval_min_score).items():
         scores[f"retrieval_{metric}"] = value
+    if translations:
+        sources, targets = zip(*translations)
+        scores |= translation_scores(np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets]))
     return scores
 
 

@@ -1,6 +1,7 @@
 """Teacher embedding generation: encode the corpus once per teacher into the Parquet embedding cache.
 
-Reads ``params.teacher`` and ``data/prepared/corpus.parquet``. Writes shards into
+Reads ``params.teacher``, ``data/prepared/corpus.parquet`` and, with parallel data, the source side of
+``data/prepared/parallel.parquet`` (a parallel student's targets). Writes shards into
 ``data/embeddings/<teacher fingerprint>/`` (a persistent DVC output: sentences cached by an
 earlier run are never encoded again) and ``data/teacher.json``, which names the fingerprint that
 later stages read their targets from; ``metrics/teacher_embeddings.json`` says how many sentences
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 from sentence_transformers import SentenceTransformer
 
 from tasks.cli import configure_logging
-from tasks.corpus import corpus_sentences
+from tasks.corpus import corpus_sentences, parallel_pairs
 from tasks.embedding_cache import EmbeddingCache, FillStats
 from tasks.fileio import write_json
 from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder
@@ -151,7 +152,8 @@ def embed_teacher(
     ``teacher_file`` holds only what identifies the targets, so rerunning with nothing new to encode
     leaves it, and the stages downstream of it, unchanged. Returns it with this run's fill counts.
     """
-    texts = corpus_sentences(prepared_dir=prepared_dir)
+    corpus = corpus_sentences(prepared_dir=prepared_dir)
+    texts = list(dict.fromkeys(corpus + parallel_pairs(prepared_dir=prepared_dir)[0]))
     if not texts:
         raise ValueError(f"{Path(prepared_dir) / 'corpus.parquet'} has no sentences; nothing to encode")
     model = load_model(params.model, params.max_seq_length)
@@ -175,6 +177,7 @@ def embed_teacher(
         "precision": params.precision,
         "max_seq_length": model.max_seq_length,
         "sentences": len(texts),
+        **({"parallel_sources": len(texts) - len(corpus)} if len(texts) > len(corpus) else {}),  # not in the corpus
     }
     write_json(teacher_file, info)
     return {**info, **stats}
