@@ -4,7 +4,7 @@ No parallel corpus or multilingual model is packaged on PyPI, so this only prove
 distillation. As they are (``--as-is``), the pairs are English paraphrases that all-MiniLM-L6-v2 already matches
 99% of the time before any training (100 held-out pairs), which leaves a trained student nothing to show; by
 default the target side is written in a made-up language instead, every word spelt backwards ("A man is drawing."
--> "A nam si .gniward"), which the model does not read (7% matched), so training on the pairs has a gap to close.
+-> "A nam si .gniward"), which the model does not read (6.5-9.5% matched), so training has a gap to close.
 
     python -m bench.parallel_standin inputs/data/parallel-standin.tsv [--as-is]
 """
