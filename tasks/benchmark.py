@@ -130,7 +130,7 @@ def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, dict]]:
     timed = {TEACHER: Timed(teacher.to(device), device, TEACHER, TEACHER)}
     shapes = {TEACHER: architecture(teacher)}
     for name in params.students:
-        for dim in [None, *params.pca.dims]:
+        for dim in [None, *params.pca_dims_for(name)]:
             fp32 = variant_label(name, FP32, dim)
             for group in student_groups(name, params.backends_for(name)):
                 label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)

@@ -365,7 +365,10 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> dict:
 
 
 def evaluate(name: str, params: Params, dim: int | None = None) -> dict:
-    result = evaluate_teacher(params) if name == TEACHER else evaluate_variants(name, dim, params)
+    if dim is not None and dim not in params.pca_dims_for(name):
+        result = {"variants": {}, "not_requested": params.no_pca_note(name).strip()}
+    else:
+        result = evaluate_teacher(params) if name == TEACHER else evaluate_variants(name, dim, params)
     write_json(eval_file(name, dim), result)
     return result
 

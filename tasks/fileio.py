@@ -70,6 +70,12 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_note_dir(final: Path, text: str) -> None:
+    """An output folder with only a README saying why it holds no model (a stage's declared output must exist)."""
+    with atomic_dir(final) as tmp:
+        (tmp / "README.md").write_text(text)
+
+
 def write_json(path: Path, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -123,6 +123,14 @@ class StudentSpec(Section):
         "embeddings (static tables want a far higher learning rate than transformers: set distill.learning_rate)"
     )
     train: bool = True
+    pca: bool = Field(
+        True, description="PCA models of this student, one per pca.dims (false: none, as the reference has PCA rows "
+        "for its teacher alone; its PCA stages write only a note). Part of the student's spec, so changing it retrains it"
+    )
+    quantize: bool = Field(
+        True, description="int8 copies of this student, one per quantize.backends (false: none). Part of the student's "
+        "spec, so changing it retrains it"
+    )
     parallel: bool = Field(
         False, description="Train on prepare.parallel's pairs: the student's embeddings of the source and of its "
         "translation both learn the teacher's embedding of the source (MSE), as sentence-transformers' make_multilingual"
@@ -261,8 +269,18 @@ class Params(Section):
         return self.distill.model_copy(update=overrides)
 
     def backends_for(self, student: str) -> list[str]:
-        """The student's int8 backends: none for a static one, which has no matrix multiplication to quantize."""
-        return [] if self.students[student].static else list(self.quantize.backends)
+        """The student's int8 backends: none for a static one, which has no matrix multiplication to quantize,
+        or one whose ``quantize`` is false."""
+        spec = self.students[student]
+        return [] if spec.static or not spec.quantize else list(self.quantize.backends)
+
+    def pca_dims_for(self, student: str) -> list[int]:
+        """The student's PCA dimensions: ``pca.dims``, or none when its ``pca`` is false."""
+        return list(self.pca.dims) if self.students[student].pca else []
+
+    def no_pca_note(self, student: str) -> str:
+        """What a PCA stage of a student without PCA writes in place of its model (DVC needs the outputs)."""
+        return f"No PCA model: students.{student}.pca is false.\n"
 
     def pca_folds_into_table(self, student: str) -> bool:
         """A static student's PCA, fitted on its outputs as they are, becomes its table's rows (``tasks/pca.py``);
@@ -354,7 +372,8 @@ def check_relations(params: Params) -> Iterator[str]:
     fit_rows = params.pca.fit_sentences
     if prepare.max_sentences is not None:
         fit_rows = min(fit_rows, prepare.max_sentences - prepare.heldout_sentences)
-    too_big = [dim for dim in params.pca.dims if dim >= fit_rows]
+    with_pca = any(params.pca_dims_for(name) for name in params.students)
+    too_big = [dim for dim in params.pca.dims if dim >= fit_rows] if with_pca else []
     if too_big and fit_rows > 0:
         yield (
             f"pca.dims: {too_big[0]} needs more than the at most {fit_rows} fitting sentences "
@@ -490,7 +509,7 @@ def check_models(params: Params) -> Iterator[str]:
                     f"{key}.matryoshka_dims: {dim} is not below the embedding size {student_dim} of student '{name}' "
                     f"(allowed 1..{student_dim - 1}; the full size is always trained)"
                 )
-        for dim in params.pca.dims:
+        for dim in params.pca_dims_for(name):
             if dim >= student_dim:
                 yield (
                     f"pca.dims: {dim} is not below the embedding size {student_dim} of student '{name}' "

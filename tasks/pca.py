@@ -29,7 +29,7 @@ from sentence_transformers.sentence_transformer.modules import Dense, Normalize,
 from sklearn.decomposition import PCA, IncrementalPCA
 
 from tasks.cli import configure_logging, run_for_student
-from tasks.fileio import atomic_dir, write_json
+from tasks.fileio import atomic_dir, write_json, write_note_dir
 from tasks.models import cache_for, describe_model, saved_base_model, split_normalize
 from tasks.params import Params
 from tasks.paths import pca_dir, student_dir, student_embeddings_dir
@@ -90,6 +90,11 @@ def folded_table(table: StaticEmbedding, pca: PCA | IncrementalPCA, dimension: i
 
 def reduce_student(name: str, dim: int, params: Params) -> dict:
     """Fit the ``dim``-component PCA on the student's cached embeddings and save the reduced model."""
+    if dim not in params.pca_dims_for(name):
+        write_note_dir(pca_dir(name, dim), params.no_pca_note(name))
+        summary = {"name": name, "dimension": dim, "not_requested": params.no_pca_note(name).strip()}
+        write_json(Path("metrics/pca") / name / f"{dim}.json", summary)
+        return summary
     model, body = student_body(name)
     cache = cache_for(body, student_dir(name), student_embeddings_dir(name), output=BODY_OUTPUT)
     texts = fit_sentences(params)

@@ -43,7 +43,7 @@ from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 from tasks import assets
 from tasks.cli import configure_logging, run_for_student
 from tasks.corpus import corpus_sentences
-from tasks.fileio import atomic_dir, atomic_path, write_json
+from tasks.fileio import atomic_dir, atomic_path, write_json, write_note_dir
 from tasks.models import quantization_info, torch_int8
 from tasks.params import Params
 from tasks.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
@@ -158,25 +158,35 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
 NOT_QUANTIZED = "int8 model quantization does not apply: a static-embedding model has no matrix multiplication to quantize\n"
 
 
+def no_int8_note(name: str, params: Params) -> str | None:
+    """Why the student gets no int8 model, if it gets none."""
+    if params.students[name].static:
+        return NOT_QUANTIZED
+    return None if params.students[name].quantize else f"No int8 model: students.{name}.quantize is false.\n"
+
+
 def quantize_student(name: str, params: Params) -> dict:
     summary: dict = {"name": name, "backends": {}}
     calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
     with atomic_dir(quantized_dir(name)) as tmp:
         for backend in params.backends_for(name):
             summary["backends"][backend] = EXPORTERS[backend](student_dir(name), tmp / backend, calibration)
-        if params.students[name].static:
-            (tmp / "README.md").write_text(NOT_QUANTIZED)
-            summary["not_applicable"] = NOT_QUANTIZED.strip()
+        if note := no_int8_note(name, params):
+            (tmp / "README.md").write_text(note)
+            summary["not_applicable"] = note.strip()
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 
 
 def quantize_pca(name: str, dim: int, params: Params) -> None:
+    if dim not in params.pca_dims_for(name):
+        write_note_dir(pca_quantized_dir(name, dim), params.no_pca_note(name))
+        return
     with atomic_dir(pca_quantized_dir(name, dim)) as tmp:
         for backend in params.backends_for(name):
             with_int8_transformer(pca_dir(name, dim), quantized_dir(name) / backend, tmp / backend)
-        if params.students[name].static:
-            (tmp / "README.md").write_text(NOT_QUANTIZED)
+        if note := no_int8_note(name, params):
+            (tmp / "README.md").write_text(note)
 
 
 def main(argv: list[str] | None = None) -> int:

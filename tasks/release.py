@@ -63,7 +63,7 @@ def variants(params: Params) -> list[tuple[str, str, int | None]]:
     """(student, group, dim) of every model folder the run makes: fp32 and int8, with and without PCA."""
     return [
         (name, group, dim)
-        for name in params.students for dim in [None, *params.pca.dims] for group in [FP32, *params.backends_for(name)]
+        for name in params.students for dim in [None, *params.pca_dims_for(name)] for group in [FP32, *params.backends_for(name)]
     ]
 
 

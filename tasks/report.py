@@ -61,7 +61,7 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
     """
     params = params or load_params()
     quality_key = QUALITY[params.report.rank_on][0]
-    files = [eval_dir / f"{TEACHER}.json"] + [eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca.dims]]
+    files = [eval_dir / f"{TEACHER}.json"] + [eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca_dims_for(n)]]
     for file in [*files, benchmark_file]:
         if not file.is_file():
             raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
@@ -257,7 +257,7 @@ def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> d
         elif count == teacher_layers:
             found.append(comparison_row(models[name], "teacher_copy", "the teacher's layers, not trained", count,
                                         *(ref_teacher if same_shape else ())))
-            for dim in params.pca.dims:
+            for dim in params.pca_dims_for(name):
                 ref = (reference.PCA_STSB[dim],) if same_shape and dim in reference.PCA_STSB else ()
                 found.append(comparison_row(models[variant_label(name, FP32, dim)], "teacher_pca",
                                             f"the teacher + PCA {teacher_dim}->{dim}", count, *ref))
@@ -529,6 +529,12 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     if static and params.quantize.backends:
         lines.append(f"- No int8 models of {', '.join(static)}: a static-embedding model has no matrix multiplication to "
                      "quantize; its embedding precisions apply as to every model.")
+    not_quantized = [name for name, spec in params.students.items() if not spec.static and not spec.quantize]
+    if not_quantized and params.quantize.backends:
+        lines.append(f"- No int8 models of {', '.join(not_quantized)}: their `quantize` is false (`params.yaml`).")
+    no_pca = [name for name, spec in params.students.items() if not spec.pca]
+    if no_pca and params.pca.dims:
+        lines.append(f"- No PCA models of {', '.join(no_pca)}: their `pca` is false (`params.yaml`).")
     matryoshka = matryoshka_against_pca(rows, params)
     if matryoshka:
         lines += ["", *matryoshka_section(matryoshka)]

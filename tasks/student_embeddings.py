@@ -22,8 +22,12 @@ from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
 log = logging.getLogger(__name__)
 
 
-def embed_student(name: str, params: Params) -> EmbeddingCache:
+def embed_student(name: str, params: Params) -> EmbeddingCache | None:
     """Cache the student's body outputs for the fitting sentences."""
+    if not params.pca_dims_for(name):
+        student_embeddings_dir(name).mkdir(parents=True, exist_ok=True)
+        log.info("student %s has no PCA (students.%s.pca is false): nothing to encode", name, name)
+        return None
     _, body = student_body(name)
     cache, stats = embed_corpus(
         body, student_dir(name), fit_sentences(params), cache_root=student_embeddings_dir(name),

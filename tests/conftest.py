@@ -66,16 +66,18 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def more_students_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The finished tiny run with students of the other kinds added, in one `dvc repro`: static S0 (distilled
-    only) and S (also refined), and M1, L1's layer trained as a Matryoshka student."""
+    only) and S (also refined), M1, L1's layer trained as a Matryoshka student, and N1, L1's layer untrained
+    with neither PCA nor int8 models."""
     project = tmp_path_factory.mktemp("more-students") / "project"
     shutil.copytree(tiny_pipeline_run, project, symlinks=True)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["students"] |= {
         "S0": {"static": True, "train": False}, "S": {"static": True, "distill": {"learning_rate": 0.05}},
         "M1": {"layers": [0], "matryoshka_dims": [32, 16]},
+        "N1": {"layers": [0], "train": False, "pca": False, "quantize": False},
     }
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = run(["dvc", "repro"], project)
+    result = run(["dvc", "repro"], project, timeout=1800)  # about 8 min on a quiet machine
     assert "Running stage 'student@L1'" not in result.stdout  # the students already built are not touched
     return project
 

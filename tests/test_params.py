@@ -174,6 +174,20 @@ def test_student_distill_overrides_only_its_own_training() -> None:
     assert own.learning_rate == other.learning_rate == params.distill.learning_rate
 
 
+def test_a_student_can_go_without_pca_or_int8_models() -> None:
+    raw = with_change("students", {"S": {"layers": [0], "pca": False}, "T": {"layers": [1], "quantize": False}, "U": {"static": True}})
+    raw["pca"]["dims"] = [32]
+    params = parse_params(raw)
+    assert [params.pca_dims_for(n) for n in "STU"] == [[], [32], [32]]
+    assert params.backends_for("S") == params.quantize.backends and params.backends_for("T") == params.backends_for("U") == []
+    raw["pca"]["dims"] = [512]  # above MiniLM's 384 dimensions: refused for the students that get PCA models only
+    raw["students"] = {"S": {"layers": [0], "pca": False}}
+    assert parse_params(raw).pca_dims_for("S") == []
+    raw["students"]["T"] = {"layers": [1]}
+    with pytest.raises(ParamsError, match="pca.dims: 512 is not below the embedding size 384 of student 'T'"):
+        parse_params(raw)
+
+
 def test_training_processes_are_not_capped_at_the_cpu_count() -> None:
     """More processes than cores is slow, not wrong: only the batch size limits them (each takes batch_size / N)."""
     assert parse_params(with_change("distill.processes", 16)).distill_for("L1").processes == 16  # 16 > the CI's cores
