@@ -300,7 +300,22 @@ def option1_finding(option1: dict, pruned: list[dict]) -> dict:
     return {
         "student": option1["model"], "closest_pruned": [p["model"] for p in closest], "same_speed": bool(same_speed),
         "verdict": (verdicts.pop() if len(verdicts) == 1 else "mixed") if closest else "no pruned student",
+        "pruned_curve": pruned_curve_at(option1, pruned),
     }
+
+
+def pruned_curve_at(option1: dict, pruned: list[dict]) -> dict | None:
+    """Where a trade-off leaves the claim open: the STSb share a pruned student would keep at the option-1
+    student's median speed-up, on the straight line (in log speed-up, as the charts draw it) between the pruned
+    students nearest in median speed-up below and above it; None when no pruned student is on each side."""
+    slower = [p for p in pruned if p["speedup"] <= option1["speedup"]]
+    quicker = [p for p in pruned if p["speedup"] > option1["speedup"]]
+    if not slower or not quicker:
+        return None
+    low, high = max(slower, key=lambda p: p["speedup"]), min(quicker, key=lambda p: p["speedup"])
+    share = math.log(option1["speedup"] / low["speedup"]) / math.log(high["speedup"] / low["speedup"])
+    kept = low["stsb_test_kept"] + share * (high["stsb_test_kept"] - low["stsb_test_kept"])
+    return {"between": [low["model"], high["model"]], "stsb_test_kept": kept, "option1_lead": option1["stsb_test_kept"] - kept}
 
 
 def claim_verdict(pruned: dict, option1: dict) -> str:
@@ -320,6 +335,16 @@ VERDICT_TEXT = {
     "tie": "Equal on STSb and not told apart on speed",
     "mixed": "The answer differs between those pruned students",
 }
+
+
+def curve_text(option1: dict, curve: dict) -> str:
+    """The option-1 student against the pruned students' curve at its speed (``pruned_curve_at``), in words."""
+    lead = 100 * curve["option1_lead"]
+    side, answer = ("above", "does not hold") if lead > 0 else ("below", "holds")
+    low, high = curve["between"]
+    return (f"On the pruned students' curve (a straight line in log speed-up between {low} and {high}), a pruned student "
+            f"at {option1['model']}'s {option1['speedup']:.2f}x would keep {100 * curve['stsb_test_kept']:.2f}%: "
+            f"{option1['model']} lies {abs(lead):.2f} points {side} it, so on that curve the claim {answer} here.")
 
 
 def kept_text(r: dict) -> str:
@@ -373,6 +398,8 @@ def reference_section(comparison: dict, benchmark: dict) -> list[str]:
             many = len(finding["closest_pruned"]) > 1
             text += (f"; the pruned student{'s' if many else ''} closest in speed ({which}): "
                      + ", ".join(kept_text(by_label[p]) for p in finding["closest_pruned"]) + f". {VERDICT_TEXT[finding['verdict']]}.")
+            if finding["verdict"] == "trade-off" and finding["pruned_curve"]:
+                text += " " + curve_text(option1, finding["pruned_curve"])
         else:
             text += "; no distilled pruned student in this run to set it against."
         lines.append(text)

@@ -13,6 +13,7 @@ from tasks.report import (
     best_student,
     build_report,
     collect_rows,
+    curve_text,
     fastest_within_one_point,
     model_rows,
     option1_finding,
@@ -267,7 +268,8 @@ def test_side_by_side_with_the_reference(reference_metrics, tmp_path: Path) -> N
     l6 = comparison["rows"][2]
     assert l6["reference_stsb"] == 85.23 and l6["reference_speedup"] == pytest.approx(4000 / 2300)
     assert l6["stsb_test_kept"] == pytest.approx(0.8426 / MPNET_STSB) and l6["speedup"] == 1.96
-    assert comparison["option1"] == [{"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds"}]
+    assert comparison["option1"] == [{"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds",
+                                     "pruned_curve": None}]  # no pruned student faster than it
 
 
 def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_path: Path) -> None:
@@ -292,11 +294,34 @@ def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> Non
 
     option1 = model("Small", 0.95, 3.0)
     l2, l1, l4 = model("L2", 0.97, 3.4), model("L1", 0.93, 4.1), model("L4", 0.99, 2.2)
-    assert option1_finding(option1, [l4, l2, l1]) == {"student": "Small", "closest_pruned": ["L2"], "same_speed": False, "verdict": "holds"}
+    assert option1_finding(option1, [l4, l2, l1]) == {
+        "student": "Small", "closest_pruned": ["L2"], "same_speed": False, "verdict": "holds",
+        "pruned_curve": {"between": ["L4", "L2"], "stsb_test_kept": pytest.approx(0.9758, abs=1e-4),
+                         "option1_lead": pytest.approx(-0.0258, abs=1e-4)},  # 0.99 + ln(3/2.2)/ln(3.4/2.2) * (0.97 - 0.99)
+    }
     assert option1_finding(option1, [l4])["verdict"] == "trade-off"  # slower but better
     assert option1_finding(option1, [l1])["verdict"] == "trade-off"  # faster but worse
     assert option1_finding(option1, [model("L3", 0.90, 3.0)])["verdict"] == "does not hold"
     assert option1_finding(option1, [])["verdict"] == "no pruned student"
+    assert option1_finding(option1, [l4])["pruned_curve"] is None  # nothing faster to draw the curve to
+
+
+def test_a_trade_off_is_read_off_the_pruned_students_curve() -> None:
+    """Faster than the nearest pruned student but worse: the line (in log speed-up) between the pruned students
+    on either side says on which side of pruning's curve the option-1 student lies."""
+    def model(name: str, kept: float, median: float) -> dict:
+        return {"model": name, "stsb_test_kept": kept, "speedup": median, "speedup_q1": median - 0.05, "speedup_q3": median + 0.05}
+
+    l2, l1 = model("L2", 0.97, 3.4), model("L1", 0.93, 4.1)  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
+    above, below = option1_finding(model("Small", 0.95, 3.8), [l2, l1]), option1_finding(model("Small", 0.94, 3.8), [l2, l1])
+    assert above["verdict"] == below["verdict"] == "trade-off" and above["closest_pruned"] == ["L1"]
+    assert above["pruned_curve"]["between"] == ["L2", "L1"] and above["pruned_curve"]["stsb_test_kept"] == pytest.approx(0.9462, abs=1e-4)
+    assert above["pruned_curve"]["option1_lead"] > 0 > below["pruned_curve"]["option1_lead"]
+    rows = {r["model"]: r for r in (model("Small", 0.95, 3.8), l2, l1)}
+    assert curve_text(rows["Small"], above["pruned_curve"]) == (
+        "On the pruned students' curve (a straight line in log speed-up between L2 and L1), a pruned student at Small's "
+        "3.80x would keep 94.62%: Small lies 0.38 points above it, so on that curve the claim does not hold here.")
+    assert curve_text(rows["Small"], below["pruned_curve"]).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
 
 
 def test_chart_labels_never_overlap(tmp_path: Path) -> None:
