@@ -331,7 +331,7 @@ def claim_verdict(pruned: dict, option1: dict) -> str:
 VERDICT_TEXT = {
     "holds": "The claim holds here: the pruned student is at least as good on STSb and on speed, and better on one",
     "does not hold": "The claim does not hold here: the option-1 student is at least as good on STSb and on speed, and better on one",
-    "trade-off": "Neither is better on both STSb and speed: a trade-off, not an answer to the claim",
+    "trade-off": "Neither is better on both STSb and speed: a trade-off, which alone does not answer the claim",
     "tie": "Equal on STSb and not told apart on speed",
     "mixed": "The answer differs between those pruned students",
 }

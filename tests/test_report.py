@@ -272,6 +272,26 @@ def test_side_by_side_with_the_reference(reference_metrics, tmp_path: Path) -> N
                                      "pruned_curve": None}]  # no pruned student faster than it
 
 
+def test_side_by_side_reads_a_trade_off_off_the_pruned_students_curve(reference_metrics, tmp_path: Path) -> None:
+    """MiniLM moved between L6 and L5 in speed, outside both spreads: L6 is slower and better, a trade-off, so the
+    section reads the pruned students' curve at MiniLM's speed and says on which side MiniLM lies."""
+    eval_dir, benchmark_file, params = reference_metrics
+    benchmark = json.loads(benchmark_file.read_text())
+    benchmark["models"]["MiniLM"] = speed(2.10, 2.05, 2.15, "MiniLM", layers=6)
+    benchmark_file.write_text(json.dumps(benchmark))
+    text = build_report(tmp_path / "reports", eval_dir, benchmark_file, tmp_path / "summary.json", params)
+    section = text.split("## Side by side with the reference\n", 1)[1]
+    # on the line from L6 (1.96x, 84.26) to L5 (2.30x, 83.50), MiniLM's 2.10x sits at ln(2.10/1.96)/ln(2.30/1.96) = 0.43
+    assert (
+        "the pruned student closest in speed (the nearest median, outside the spread): L6 keeps 101.01% of our teacher's STSb "
+        "at 1.96x [1.90-2.00]. Neither is better on both STSb and speed: a trade-off, which alone does not answer the claim. "
+        "On the pruned students' curve (a straight line in log speed-up between L6 and L5), a pruned student at MiniLM's "
+        "2.10x would keep 100.61%: MiniLM lies 2.32 points below it, so on that curve the claim holds here."
+    ) in section
+    finding = json.loads((tmp_path / "summary.json").read_text())["reference_comparison"]["option1"][0]
+    assert finding["verdict"] == "trade-off" and finding["pruned_curve"]["between"] == ["L6", "L5"]
+
+
 def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_path: Path) -> None:
     """The 6-layer, 384-d teacher of ``metrics``: only the teachers are matched, and no option-1 student is said so."""
     eval_dir, benchmark_file, params = metrics
