@@ -307,13 +307,15 @@ def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_pat
     assert summary["reference_comparison"]["students_matched"] is False and summary["reference_comparison"]["option1"] == []
 
 
+def comparison_row(name: str, kept: float, median: float) -> dict:
+    """A row of the side-by-side comparison as ``option1_finding`` reads it: STSb kept and speed-up (spread 0.1)."""
+    return {"model": name, "stsb_test_kept": kept, "speedup": median, "speedup_q1": median - 0.05, "speedup_q3": median + 0.05}
+
+
 def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> None:
     """No pruned student's spread overlaps: the nearest median is taken, and a faster, better one answers the claim."""
-    def model(name: str, kept: float, median: float) -> dict:
-        return {"model": name, "stsb_test_kept": kept, "speedup": median, "speedup_q1": median - 0.05, "speedup_q3": median + 0.05}
-
-    option1 = model("Small", 0.95, 3.0)
-    l2, l1, l4 = model("L2", 0.97, 3.4), model("L1", 0.93, 4.1), model("L4", 0.99, 2.2)
+    option1 = comparison_row("Small", 0.95, 3.0)
+    l2, l1, l4 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1), comparison_row("L4", 0.99, 2.2)
     assert option1_finding(option1, [l4, l2, l1]) == {
         "student": "Small", "closest_pruned": ["L2"], "same_speed": False, "verdict": "holds",
         "pruned_curve": {"between": ["L4", "L2"], "stsb_test_kept": pytest.approx(0.9758, abs=1e-4),
@@ -321,7 +323,7 @@ def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> Non
     }
     assert option1_finding(option1, [l4])["verdict"] == "trade-off"  # slower but better
     assert option1_finding(option1, [l1])["verdict"] == "trade-off"  # faster but worse
-    assert option1_finding(option1, [model("L3", 0.90, 3.0)])["verdict"] == "does not hold"
+    assert option1_finding(option1, [comparison_row("L3", 0.90, 3.0)])["verdict"] == "does not hold"
     assert option1_finding(option1, [])["verdict"] == "no pruned student"
     assert option1_finding(option1, [l4])["pruned_curve"] is None  # nothing faster to draw the curve to
 
@@ -329,19 +331,16 @@ def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> Non
 def test_a_trade_off_is_read_off_the_pruned_students_curve() -> None:
     """Faster than the nearest pruned student but worse: the line (in log speed-up) between the pruned students
     on either side says on which side of pruning's curve the option-1 student lies."""
-    def model(name: str, kept: float, median: float) -> dict:
-        return {"model": name, "stsb_test_kept": kept, "speedup": median, "speedup_q1": median - 0.05, "speedup_q3": median + 0.05}
-
-    l2, l1 = model("L2", 0.97, 3.4), model("L1", 0.93, 4.1)  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
-    above, below = option1_finding(model("Small", 0.95, 3.8), [l2, l1]), option1_finding(model("Small", 0.94, 3.8), [l2, l1])
+    l2, l1 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1)  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
+    small = comparison_row("Small", 0.95, 3.8)
+    above, below = option1_finding(small, [l2, l1]), option1_finding(comparison_row("Small", 0.94, 3.8), [l2, l1])
     assert above["verdict"] == below["verdict"] == "trade-off" and above["closest_pruned"] == ["L1"]
     assert above["pruned_curve"]["between"] == ["L2", "L1"] and above["pruned_curve"]["stsb_test_kept"] == pytest.approx(0.9462, abs=1e-4)
     assert above["pruned_curve"]["option1_lead"] > 0 > below["pruned_curve"]["option1_lead"]
-    rows = {r["model"]: r for r in (model("Small", 0.95, 3.8), l2, l1)}
-    assert curve_text(rows["Small"], above["pruned_curve"]) == (
+    assert curve_text(small, above["pruned_curve"]) == (
         "On the pruned students' curve (a straight line in log speed-up between L2 and L1), a pruned student at Small's "
         "3.80x would keep 94.62%: Small lies 0.38 points above it, so on that curve the claim does not hold here.")
-    assert curve_text(rows["Small"], below["pruned_curve"]).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
+    assert curve_text(small, below["pruned_curve"]).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
 
 
 def test_chart_labels_never_overlap(tmp_path: Path) -> None:
