@@ -30,11 +30,11 @@ run: $(VENV)/.installed
 # The same DAG driven by DVC alone.
 repro: $(VENV)/.installed
 	@if [ -n "$(PROFILE)" ]; then python -m flows.profile $(PROFILE); fi
-	python -m tasks.params
+	python -m sentence_distill.config.params
 	dvc repro
 
 validate: $(VENV)/.installed
-	python -m tasks.params
+	python -m sentence_distill.config.params
 
 test: $(VENV)/.installed
 	python -m pytest tests

@@ -5,7 +5,7 @@
 Run in a project where the pipeline has built the students. For each length, cuts the evaluation
 articles that ``prepare`` sets aside (the same seeded articles, ``prepare.article_text``) to that many
 characters, embeds them with the teacher and every fp32 student, and prints each one's few-shot
-classification accuracy and k-means V-measure (``tasks.task_families``, with the evaluate params)
+classification accuracy and k-means V-measure (``sentence_distill.evaluation.task_families``, with the evaluate params)
 and the students' shares of the teacher's figures. A length at which students keep more than the
 teacher has stopped telling them apart.
 """
@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from tasks.models import load_model, load_variant
-from tasks.params import load_or_exit
-from tasks.paths import TEACHER, student_dir
+from sentence_distill.models import load_model, load_variant
+from sentence_distill.config.params import load_or_exit
+from sentence_distill.paths import TEACHER, student_dir
 from tasks.prepare import article_text, evaluation_articles
-from tasks.task_families import clustering_v_measure, few_shot_classification
+from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification
 
 
 def main() -> None:

@@ -37,8 +37,8 @@ SIZES = {  # speed sentences, (small, large) corpus for peak RSS
 
 def benchmark_sentences(count: int) -> list[str]:
     """``count`` distinct cleaned sentences in a fixed shuffled order."""
-    from tasks.corpus import corpus_sentences
-    from tasks.paths import PREPARED_DIR
+    from sentence_distill.data.corpus import corpus_sentences
+    from sentence_distill.paths import PREPARED_DIR
     from tasks.prepare import clean_sentences, load_corpus, load_stsb
 
     if (PREPARED_DIR / "corpus.parquet").is_file():
@@ -63,7 +63,7 @@ def peak_rss_mb() -> float:
 
 def encode_child(sentences_file: Path, cache_root: Path) -> None:
     """Child process: encode a corpus through an empty cache; print RSS before and after as JSON."""
-    from tasks.models import embed_corpus, load_model, model_folder
+    from sentence_distill.models import embed_corpus, load_model, model_folder
 
     model = load_model(MODEL)
     sentences = pq.read_table(sentences_file)["sentence"].to_pylist()
@@ -109,7 +109,7 @@ def timed(work, *args, **kwargs) -> float:
 
 
 def run(quick: bool) -> dict:
-    from tasks.models import embed_corpus, load_model, model_folder
+    from sentence_distill.models import embed_corpus, load_model, model_folder
 
     speed_count, rss_counts = SIZES["quick" if quick else "full"]
     sentences = benchmark_sentences(max(rss_counts[1], int(speed_count * 1.1)))

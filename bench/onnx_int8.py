@@ -26,9 +26,9 @@ from optimum.onnxruntime.configuration import AutoQuantizationConfig
 from sentence_transformers import SentenceTransformer
 
 from tasks.benchmark import Timed, benchmark_sentences, summarise, time_rounds
-from tasks.models import onnx_session_options
-from tasks.params import load_or_exit
-from tasks.paths import student_dir
+from sentence_distill.models import onnx_session_options
+from sentence_distill.config.params import load_or_exit
+from sentence_distill.paths import student_dir
 from tasks.quantize import cpu_quantization_config
 
 

@@ -15,8 +15,8 @@ import argparse
 import csv
 from pathlib import Path
 
-from tasks import assets
-from tasks.fileio import atomic_path
+from sentence_distill import assets
+from sentence_distill.fileio import atomic_path
 
 STSB_SCORE = 4
 SOURCE, TARGET = 5, 6

@@ -28,7 +28,7 @@ EOF
     # the untrained table's STSb dev score, as the trainer's evaluator computes it for a trained one
     dev=$(PYTHONPATH=$code "$python" -P -c "
 from sentence_transformers import SentenceTransformer
-from tasks.corpus import stsb_evaluator
+from sentence_distill.data.corpus import stsb_evaluator
 print(round(stsb_evaluator('dev', batch_size=32)(SentenceTransformer('models/S0/student'))['sts-dev_spearman_cosine'], 4))")
     echo "S0 (not refined): STSb dev $dev, $(( $(date +%s) - start )) s"
   else

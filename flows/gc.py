@@ -26,9 +26,9 @@ from pathlib import Path
 
 from dvc.repo import Repo
 
-from tasks.cli import configure_logging
-from tasks.params import load_or_exit
-from tasks.paths import (
+from sentence_distill.cli import configure_logging
+from sentence_distill.config.params import load_or_exit
+from sentence_distill.paths import (
     CURRENT_FINGERPRINT_FILE, EMBEDDINGS_DIR, STUDENT_EMBEDDINGS_DIR, TEACHER_FILE, student_embeddings_dir,
 )
 

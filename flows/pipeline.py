@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":  # bad params: exit 2 before importing Prefect, which creates its home folder
-    from tasks.params import load_or_exit
+    from sentence_distill.config.params import load_or_exit
 
     load_or_exit()
 
@@ -22,8 +22,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.dvc_stages import DevicePool, pipeline_stages, run_stage
-from tasks.cli import configure_logging
-from tasks.params import DEFAULT_PARAMS_FILE, load_params
+from sentence_distill.cli import configure_logging
+from sentence_distill.config.params import DEFAULT_PARAMS_FILE, load_params
 from tasks.report import REPORT_DIR, collect_rows
 
 

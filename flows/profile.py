@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tasks.fileio import atomic_path
-from tasks.params import DEFAULT_PARAMS_FILE
+from sentence_distill.fileio import atomic_path
+from sentence_distill.config.params import DEFAULT_PARAMS_FILE
 
 PROFILE_DIR = Path("profiles")
 

@@ -27,8 +27,8 @@ from prefect.tasks import exponential_backoff
 
 from flows import git_sync
 from flows.pipeline import distill_pipeline
-from tasks.cli import configure_logging
-from tasks.params import load_or_exit
+from sentence_distill.cli import configure_logging
+from sentence_distill.config.params import load_or_exit
 
 
 def may_pass(task, task_run, state) -> bool:

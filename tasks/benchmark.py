@@ -38,12 +38,12 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from tqdm.auto import tqdm
 
-from tasks.cli import configure_logging
-from tasks.corpus import corpus_sentences, stsb_pairs
-from tasks.fileio import write_json
-from tasks.models import load_model, load_variant
-from tasks.params import BenchmarkParams, Params, load_or_exit
-from tasks.paths import BENCHMARK_FILE, FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
+from sentence_distill.cli import configure_logging
+from sentence_distill.data.corpus import corpus_sentences, stsb_pairs
+from sentence_distill.fileio import write_json
+from sentence_distill.models import load_model, load_variant
+from sentence_distill.config.params import BenchmarkParams, Params, load_or_exit
+from sentence_distill.paths import BENCHMARK_FILE, FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
 
 log = logging.getLogger(__name__)
 

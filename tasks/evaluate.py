@@ -9,7 +9,7 @@
   ``metrics/eval/NAME-pcaDIM.json``, applying each one's PCA and ``Normalize`` to those stored body
   outputs instead of running the body again.
 
-Per variant: four task families (``tasks/task_families.py``), each with its share of the teacher's
+Per variant: four task families (``sentence_distill/evaluation/task_families.py``), each with its share of the teacher's
 figure and the mean of those shares: STSb test Spearman; few-shot topic classification of
 the evaluation BBC articles (accuracy, macro-F1); their k-means clustering (V-measure); retrieval of
 STSb test paraphrases (nDCG@10, MRR@10). With parallel data (``prepare.parallel``), translation retrieval
@@ -36,14 +36,14 @@ from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimil
 from sentence_transformers.util.quantization import quantize_embeddings
 from tqdm.auto import tqdm
 
-from tasks import assets
-from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences, evaluation_documents, parallel_pairs, stsb_evaluator, stsb_pairs
-from tasks.embedding_cache import CacheError
-from tasks.fileio import write_json
-from tasks.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
-from tasks.params import EvaluateParams, Params
-from tasks.paths import (
+from sentence_distill import assets
+from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.data.corpus import corpus_sentences, evaluation_documents, parallel_pairs, stsb_evaluator, stsb_pairs
+from sentence_distill.embedding_cache import CacheError
+from sentence_distill.fileio import write_json
+from sentence_distill.models import cache_for, embed_corpus, encode_texts, load_model, load_variant, open_teacher_cache, without_normalize
+from sentence_distill.config.params import EvaluateParams, Params
+from sentence_distill.paths import (
     FP32,
     PREPARED_DIR,
     QUANTIZATION_FILE,
@@ -55,7 +55,7 @@ from tasks.paths import (
     variant_folder,
     variant_label,
 )
-from tasks.task_families import family_scores, kept_shares
+from sentence_distill.evaluation.task_families import family_scores, kept_shares
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense, Normalize, StaticEmbedding
 from sklearn.decomposition import PCA, IncrementalPCA
 
-from tasks.cli import configure_logging, run_for_student
-from tasks.fileio import atomic_dir, write_json, write_note_dir
-from tasks.models import cache_for, describe_model, saved_base_model, split_normalize
-from tasks.params import Params
-from tasks.paths import pca_dir, student_dir, student_embeddings_dir
-from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
+from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.fileio import atomic_dir, write_json, write_note_dir
+from sentence_distill.models import cache_for, describe_model, saved_base_model, split_normalize
+from sentence_distill.config.params import Params
+from sentence_distill.paths import pca_dir, student_dir, student_embeddings_dir
+from sentence_distill.students.body import BODY_OUTPUT, fit_sentences, student_body
 
 log = logging.getLogger(__name__)
 

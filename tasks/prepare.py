@@ -24,12 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks import assets
-from tasks.cli import configure_logging
-from tasks.fileio import atomic_dir, write_json, write_parquet
-from tasks.parallel_file import LANG_COLUMN, ParallelFileError, both_sides, read_pairs
-from tasks.params import ParallelParams, ParamsError, PrepareParams, load_or_exit
-from tasks.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
+from sentence_distill import assets
+from sentence_distill.cli import configure_logging
+from sentence_distill.fileio import atomic_dir, write_json, write_parquet
+from sentence_distill.data.parallel_file import LANG_COLUMN, ParallelFileError, both_sides, read_pairs
+from sentence_distill.config.params import ParallelParams, ParamsError, PrepareParams, load_or_exit
+from sentence_distill.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
 
 log = logging.getLogger(__name__)
 

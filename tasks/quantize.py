@@ -8,8 +8,8 @@ An ONNX or OpenVINO folder holds the model's configuration, tokenizer and small 
 PCA ``Dense``, ``Normalize``) with the int8 weights named in ``quantization.json``, but not the
 Transformer's fp32 weights: those already live in the student folder, and a copy in every int8
 folder doubled the models' disk footprint. No int8 folder carries the fp32 model's card, whose
-figures are not its own. ``tasks.models.load_variant`` loads any of them with the
-right backend, safely (see ``tasks/models.py``); plain sentence-transformers loads one with
+figures are not its own. ``sentence_distill.models.load_variant`` loads any of them with the
+right backend, safely (see ``sentence_distill/models.py``); plain sentence-transformers loads one with
 ``SentenceTransformer(path, backend="onnx" | "openvino", model_kwargs={"file_name": <file_name>})``.
 
 - ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
@@ -40,13 +40,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
-from tasks import assets
-from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences
-from tasks.fileio import atomic_dir, atomic_path, write_json, write_note_dir
-from tasks.models import quantization_info, torch_int8
-from tasks.params import Params
-from tasks.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
+from sentence_distill import assets
+from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.data.corpus import corpus_sentences
+from sentence_distill.fileio import atomic_dir, atomic_path, write_json, write_note_dir
+from sentence_distill.models import quantization_info, torch_int8
+from sentence_distill.config.params import Params
+from sentence_distill.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import yaml
 from huggingface_hub import EvalResult, ModelCard
 
-from tasks.assets import BBC_NEWS, HUB_ID
-from tasks.fileio import atomic_dir
-from tasks.params import Params
-from tasks.paths import (
+from sentence_distill.assets import BBC_NEWS, HUB_ID
+from sentence_distill.fileio import atomic_dir
+from sentence_distill.config.params import Params
+from sentence_distill.paths import (
     BENCHMARK_FILE,
     EVAL_DIR,
     FP32,
@@ -150,7 +150,7 @@ def load_line(folder: Path) -> str:
     if info.get("backend") in ("onnx", "openvino"):
         call = f'SentenceTransformer(path, backend="{info["backend"]}", model_kwargs={{"file_name": "{info["file_name"]}"}})'
     elif info:
-        call = "tasks.models.load_variant(path)` (torch int8 weights: `SentenceTransformer(path)` alone loads fp32 ones)"
+        call = "sentence_distill.models.load_variant(path)` (torch int8 weights: `SentenceTransformer(path)` alone loads fp32 ones)"
     else:
         call = "SentenceTransformer(path)"
     return f"- **Load:** `{call}`"
@@ -306,14 +306,14 @@ def release(params: Params, release_dir: Path = RELEASE_DIR, eval_dir: Path = EV
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tasks.params import load_or_exit
+    from sentence_distill.config.params import load_or_exit
 
     release(load_or_exit())
     return 0
 
 
 if __name__ == "__main__":
-    from tasks.cli import configure_logging
+    from sentence_distill.cli import configure_logging
 
     configure_logging()
     raise SystemExit(main())

@@ -19,7 +19,7 @@ the teacher, and sanity warnings).
 
 With ``report.compare_with_reference: true`` the report ends with a section setting our fp32 models
 beside the published figures of sentence-transformers' distillation example
-(``tasks/reference_figures.py``), each matched by what it is, and ``metrics/summary.json`` holds the
+(``sentence_distill/report/reference_figures.py``), each matched by what it is, and ``metrics/summary.json`` holds the
 same rows under ``reference_comparison``.
 """
 
@@ -31,11 +31,11 @@ import math
 import sys
 from pathlib import Path
 
-from tasks import reference_figures as reference
-from tasks.cli import configure_logging
-from tasks.fileio import atomic_path, write_json
-from tasks.params import Params, load_params
-from tasks.paths import BENCHMARK_FILE, EVAL_DIR, FP32, TEACHER, eval_file, truncated_label, variant_label
+from sentence_distill.report import reference_figures as reference
+from sentence_distill.cli import configure_logging
+from sentence_distill.fileio import atomic_path, write_json
+from sentence_distill.config.params import Params, load_params
+from sentence_distill.paths import BENCHMARK_FILE, EVAL_DIR, FP32, TEACHER, eval_file, truncated_label, variant_label
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ KIND_ORDER = {"teacher": 0, "teacher_copy": 1, "pruned": 1, "untrained": 1, "tea
 
 
 def reference_comparison(rows: list[dict], params: Params, benchmark: dict) -> dict:
-    """Our fp32 models beside the reference's figures (``tasks/reference_figures.py``), each matched by what it is.
+    """Our fp32 models beside the reference's figures (``sentence_distill/report/reference_figures.py``), each matched by what it is.
 
     | our model | ``kind`` | the reference's figures |
     |---|---|---|

@@ -50,13 +50,13 @@ from sentence_transformers.sentence_transformer.modules import Dense, Normalize,
 from sklearn.decomposition import PCA
 from transformers import TrainerCallback, set_seed
 
-from tasks import assets
-from tasks.cli import configure_logging, run_for_student
-from tasks.corpus import corpus_sentences, parallel_pairs, stsb_evaluator
-from tasks.fileio import atomic_dir, write_json
-from tasks.models import describe_model, load_model, open_teacher_cache
-from tasks.params import DistillParams, Params, StudentSpec
-from tasks.paths import CHECKPOINTS_DIR, PARALLEL_FILE, PREPARED_DIR, STATIC_TABLES_DIR, student_dir, student_metrics_file, training_log_dir
+from sentence_distill import assets
+from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.data.corpus import corpus_sentences, parallel_pairs, stsb_evaluator
+from sentence_distill.fileio import atomic_dir, write_json
+from sentence_distill.models import describe_model, load_model, open_teacher_cache
+from sentence_distill.config.params import DistillParams, Params, StudentSpec
+from sentence_distill.paths import CHECKPOINTS_DIR, PARALLEL_FILE, PREPARED_DIR, STATIC_TABLES_DIR, student_dir, student_metrics_file, training_log_dir
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from tasks.cli import configure_logging, run_for_student
-from tasks.embedding_cache import EmbeddingCache
-from tasks.fileio import write_json
-from tasks.models import embed_corpus
-from tasks.params import Params
-from tasks.paths import CURRENT_FINGERPRINT_FILE, student_dir, student_embeddings_dir
-from tasks.student_body import BODY_OUTPUT, fit_sentences, student_body
+from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.embedding_cache import EmbeddingCache
+from sentence_distill.fileio import write_json
+from sentence_distill.models import embed_corpus
+from sentence_distill.config.params import Params
+from sentence_distill.paths import CURRENT_FINGERPRINT_FILE, student_dir, student_embeddings_dir
+from sentence_distill.students.body import BODY_OUTPUT, fit_sentences, student_body
 
 log = logging.getLogger(__name__)
 

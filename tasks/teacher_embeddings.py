@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING
 
 from sentence_transformers import SentenceTransformer
 
-from tasks.cli import configure_logging
-from tasks.corpus import corpus_sentences, parallel_pairs
-from tasks.embedding_cache import EmbeddingCache, FillStats
-from tasks.fileio import write_json
-from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder
-from tasks.params import TeacherParams, load_or_exit
-from tasks.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE, TEACHER_FILL_FILE
+from sentence_distill.cli import configure_logging
+from sentence_distill.data.corpus import corpus_sentences, parallel_pairs
+from sentence_distill.embedding_cache import EmbeddingCache, FillStats
+from sentence_distill.fileio import write_json
+from sentence_distill.models import cache_for, embed_corpus, encode_texts, load_model, model_folder
+from sentence_distill.config.params import TeacherParams, load_or_exit
+from sentence_distill.paths import EMBEDDINGS_DIR, PREPARED_DIR, TEACHER_FILE, TEACHER_FILL_FILE
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tasks.fileio import write_json
-from tasks.params import DEFAULT_PARAMS_FILE, load_or_exit
+from sentence_distill.fileio import write_json
+from sentence_distill.config.params import DEFAULT_PARAMS_FILE, load_or_exit
 
 VALIDATED_FILE = Path("data/validated.json")
 

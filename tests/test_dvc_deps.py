@@ -15,11 +15,12 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from tasks.params import Params
+from sentence_distill.config.params import Params
 from tests.conftest import ROOT
 
 
-DATA_READ_BY = {"tasks/assets.py": "tasks/asset_digests.json"}  # project files a module reads besides code
+PROJECT_PACKAGES = ("tasks", "sentence_distill", "flows")
+DATA_READ_BY = {"sentence_distill/assets.py": "sentence_distill/asset_digests.json"}  # project files a module reads besides code
 # The local-input folders, and what a stage module says when it reads an input the params name.
 LOCAL_INPUTS = {"inputs/data": ("params.corpus", "params.stsb"), "inputs/models": ("teacher.model", "spec.model", "load_model(params.model")}
 NAMES_ONLY = {"report": "inputs/models"}  # names the teacher and option-1 models in its text, loads none of them
@@ -36,13 +37,13 @@ def project_imports(module: str) -> set[str]:
         seen.add(name)
         tree = ast.parse((ROOT / (name.replace(".", "/") + ".py")).read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "tasks":
-                if node.module == "tasks":
-                    pending += [f"tasks.{alias.name}" for alias in node.names]
-                else:
-                    pending.append(node.module)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
+                for alias in node.names:  # `from package import module` names a module; `from module import name` does not
+                    submodule = f"{node.module}.{alias.name}"
+                    is_module = (ROOT / (submodule.replace(".", "/") + ".py")).is_file()
+                    pending.append(submodule if is_module else node.module)
             elif isinstance(node, ast.Import):
-                pending += [alias.name for alias in node.names if alias.name.split(".")[0] == "tasks" and alias.name != "tasks"]
+                pending += [alias.name for alias in node.names if alias.name.split(".")[0] in PROJECT_PACKAGES]
     files = {name.replace(".", "/") + ".py" for name in seen}
     return files | {DATA_READ_BY[f] for f in files if f in DATA_READ_BY}
 
@@ -62,7 +63,7 @@ def stage_commands() -> list[tuple[str, str, list[str]]]:
 @pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
 def test_each_stage_lists_exactly_the_project_code_it_imports(stage: str, module: str, deps: list[str]) -> None:
     closure = project_imports(module)
-    deps = [d for d in deps if d.startswith("tasks/")]
+    deps = [d for d in deps if d.startswith(tuple(f"{package}/" for package in PROJECT_PACKAGES))]
     assert sorted(deps) == sorted(closure), (
         f"{stage}: dvc.yaml lists {sorted(set(deps) - closure)} that it does not import, "
         f"and misses {sorted(closure - set(deps))} that it imports"

@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.corpus import corpus_sentences
-from tasks.embedding_cache import CacheError, EmbeddingCache
-from tasks.models import cache_for, embed_corpus, encode_texts, load_model, model_folder, open_teacher_cache
-from tasks.params import TeacherParams
+from sentence_distill.data.corpus import corpus_sentences
+from sentence_distill.embedding_cache import CacheError, EmbeddingCache
+from sentence_distill.models import cache_for, embed_corpus, encode_texts, load_model, model_folder, open_teacher_cache
+from sentence_distill.config.params import TeacherParams
 from tasks.teacher_embeddings import DASK_ADDRESS_ENV, dask_runner, embed_teacher
 from tests.conftest import TEST_ENV
 
@@ -38,7 +38,7 @@ WORDS = (
 FILL_SCRIPT = """
 import json, logging, sys, time
 from pathlib import Path
-from tasks.models import embed_corpus, load_model, model_folder
+from sentence_distill.models import embed_corpus, load_model, model_folder
 
 logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 args = json.loads(sys.argv[1])
@@ -57,7 +57,7 @@ print(json.dumps(stats))
 TEACHER_SCRIPT = """
 import json, sys
 from pathlib import Path
-from tasks.params import TeacherParams
+from sentence_distill.config.params import TeacherParams
 from tasks.teacher_embeddings import embed_teacher
 
 args = json.loads(sys.argv[1])
@@ -169,7 +169,7 @@ def test_bad_input_is_counted_or_refused(model, sentences, tmp_path, caplog):
     long_line = " ".join(sentences) * 3
     assert len(long_line) > 100_000
     texts = [sentences[0], "", "   \t", sentences[1], sentences[0], long_line]
-    with caplog.at_level(logging.WARNING, logger="tasks.embedding_cache"):
+    with caplog.at_level(logging.WARNING, logger="sentence_distill.embedding_cache"):
         stats = cache.fill(texts, encoder, shard_rows=8)
     assert (stats.requested, stats.duplicates, stats.blank_skipped, stats.encoded) == (6, 1, 2, 3)
     assert sorted(encoder.texts) == sorted([sentences[0], sentences[1], long_line])
@@ -212,7 +212,7 @@ def test_damaged_shards_are_refused_then_quarantined_and_re_encoded(model, sente
     assert refused.value.__cause__ is None and refused.value.__suppress_context__, "no pyarrow traceback attached"
 
     encoder = CountingEncoder(model)
-    with caplog.at_level(logging.WARNING, logger="tasks.embedding_cache"):
+    with caplog.at_level(logging.WARNING, logger="sentence_distill.embedding_cache"):
         stats = cache.fill(texts, encoder, shard_rows=50)
     assert stats.quarantined == 3 and stats.encoded == 150 and len(encoder.texts) == 150
     for damaged in (truncated, flipped, renamed):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import assets
-from tasks.params import ParamsError, parse_params
+from sentence_distill import assets
+from sentence_distill.config.params import ParamsError, parse_params
 from tests.conftest import ROOT, run
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())

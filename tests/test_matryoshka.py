@@ -13,10 +13,10 @@ import yaml
 from sentence_transformers import SentenceTransformer
 from sklearn.decomposition import PCA
 
-from tasks import assets
-from tasks.corpus import corpus_sentences
-from tasks.models import open_teacher_cache
-from tasks.params import DistillParams
+from sentence_distill import assets
+from sentence_distill.data.corpus import corpus_sentences
+from sentence_distill.models import open_teacher_cache
+from sentence_distill.config.params import DistillParams
 from tasks.student import distill, in_axes, principal_axes, prune_layers, with_rotation
 from tests.conftest import run
 
@@ -81,7 +81,7 @@ def test_a_matryoshka_dimension_must_be_below_the_students(tiny_project: Path) -
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
     params["students"]["L1"]["matryoshka_dims"] = [64, 384]
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = run(["python", "-m", "tasks.params"], tiny_project, check=False)
+    result = run(["python", "-m", "sentence_distill.config.params"], tiny_project, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "students.L1.matryoshka_dims: 384 is not below the embedding size 384 of student 'L1'" in result.stderr
 

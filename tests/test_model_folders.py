@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tasks.assets import AssetError
-from tasks.models import load_variant
-from tasks.paths import QUANTIZATION_FILE
+from sentence_distill.assets import AssetError
+from sentence_distill.models import load_variant
+from sentence_distill.paths import QUANTIZATION_FILE
 from tasks.quantize import with_int8_transformer
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,16 +20,16 @@ from transformers import (
     RobertaConfig,
 )
 
-from tasks import assets
-from tasks.embedding_cache import model_fingerprint
+from sentence_distill import assets
+from sentence_distill.embedding_cache import model_fingerprint
 from tasks.evaluate import (
     BITS_PER_VALUE,
     CalibratedSimilarityEvaluator,
     SharedBody,
     check_shared_body,
 )
-from tasks.models import load_variant, split_normalize, torch_int8
-from tasks.params import StudentSpec
+from sentence_distill.models import load_variant, split_normalize, torch_int8
+from sentence_distill.config.params import StudentSpec
 from tasks.pca import fit_pca, unit_rows, with_pca
 from tasks.prepare import load_stsb
 from tasks.quantize import (
@@ -46,7 +46,7 @@ MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 ENCODE_SCRIPT = """
 import sys, numpy as np
-from tasks.models import load_variant
+from sentence_distill.models import load_variant
 model = load_variant(sys.argv[1])
 layers = model[0].auto_model.config.num_hidden_layers if hasattr(model[0], "auto_model") else -1
 np.save(sys.argv[2], model.encode(open(sys.argv[3]).read().splitlines()))

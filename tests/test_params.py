@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import assets
-from tasks import params as params_module
-from tasks.params import ParamsError, load_params, parse_params
+from sentence_distill import assets
+from sentence_distill.config import params as params_module
+from sentence_distill.config.params import ParamsError, load_params, parse_params
 from tests.conftest import ROOT, run
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
@@ -208,7 +208,7 @@ def test_bad_params_exit_2_and_write_nothing(tiny_project: Path) -> None:
     params["students"] = {"L1": {"layers": [0, 9]}}
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params))
     before = sorted(p.relative_to(tiny_project) for p in tiny_project.rglob("*") if ".git" not in p.parts)
-    for command in (["python", "-m", "flows.pipeline"], ["python", "-m", "tasks.prepare"], ["python", "-m", "tasks.params"]):
+    for command in (["python", "-m", "flows.pipeline"], ["python", "-m", "tasks.prepare"], ["python", "-m", "sentence_distill.config.params"]):
         result = run(command, tiny_project, check=False, timeout=300)
         assert result.returncode == 2, result.stderr
         assert "students.L1.layers: layer index [9] is outside the teacher" in result.stderr

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tasks.params import ParamsError, PrepareParams
+from sentence_distill.config.params import ParamsError, PrepareParams
 from tasks.prepare import prepare
 from tests.conftest import ROOT, TEST_ENV, run
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tasks.params import parse_params
-from tasks.paths import variant_folder, variant_label
+from sentence_distill.config.params import parse_params
+from sentence_distill.paths import variant_folder, variant_label
 from tasks.release import RELEASE_DIR, StaleFigures, release, variants
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tasks.benchmark import Timed, quartiles, summarise
-from tasks.params import Params, parse_params
+from sentence_distill.config.params import Params, parse_params
 from tasks.report import (
     best_student,
     build_report,

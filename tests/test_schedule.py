@@ -25,8 +25,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows import git_sync
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
-from tasks import assets
-from tasks.params import ParamsError, parse_params
+from sentence_distill import assets
+from sentence_distill.config.params import ParamsError, parse_params
 from tests.conftest import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, stop, wait_for
 

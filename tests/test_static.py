@@ -15,8 +15,8 @@ from sentence_transformers.sentence_transformer.modules import Normalize, Static
 from sklearn.decomposition import PCA
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from tasks import assets
-from tasks.paths import STATIC_TABLES_DIR
+from sentence_distill import assets
+from sentence_distill.paths import STATIC_TABLES_DIR
 from tasks.pca import pca_dense, with_pca
 from tasks.student import static_table
 

@@ -43,7 +43,7 @@ BAD_FILES = [  # (case, params.yaml content, the lines the user sees after "erro
 ]
 
 
-@pytest.mark.parametrize("module", ["tasks.validate", "tasks.params"])
+@pytest.mark.parametrize("module", ["tasks.validate", "sentence_distill.config.params"])
 @pytest.mark.parametrize(("case", "content", "lines"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
 def test_bad_params_stop_validate_with_one_line_per_problem(tmp_path: Path, case: str, content, lines, module: str) -> None:
     params = tmp_path / "params.yaml"

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from tasks.params import Params, load_or_exit
+from sentence_distill.config.params import Params, load_or_exit
 
 
 def configure_logging() -> None:

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
-from tasks.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
+from sentence_distill.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
 
 
 def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:

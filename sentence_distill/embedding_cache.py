@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from tasks.fileio import atomic_path, write_json
-from tasks.paths import QUANTIZATION_FILE
+from sentence_distill.fileio import atomic_path, write_json
+from sentence_distill.paths import QUANTIZATION_FILE
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sentence_transformers import SentenceTransformer
 
-from tasks.corpus import corpus_sentences
-from tasks.models import without_normalize
-from tasks.params import Params
-from tasks.paths import student_dir
+from sentence_distill.data.corpus import corpus_sentences
+from sentence_distill.models import without_normalize
+from sentence_distill.config.params import Params
+from sentence_distill.paths import student_dir
 
 BODY_OUTPUT = "before-normalize"  # the cache's output name: embeddings of the body, not yet unit length
 

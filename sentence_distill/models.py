@@ -20,9 +20,9 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize
 
-from tasks import assets
-from tasks.embedding_cache import EmbeddingCache, model_fingerprint
-from tasks.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
+from sentence_distill import assets
+from sentence_distill.embedding_cache import EmbeddingCache, model_fingerprint
+from sentence_distill.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from tasks.fileio import atomic_dir
+from sentence_distill.fileio import atomic_dir
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")  # "org/name": a reference a model card can link to the Hub
 

@@ -1,6 +1,6 @@
 """Typed schema of ``params.yaml``, checked whole before any stage loads a model.
 
-``python -m tasks.params [params.yaml]`` validates a file: on an error it prints one line per
+``python -m sentence_distill.config.params [params.yaml]`` validates a file: on an error it prints one line per
 problem naming the key, the bad value and what is allowed, and exits with status 2. Beyond the
 types, it checks the values against each other and against every input they name: files, folders
 and columns exist, models and datasets are local or packaged when the hub cannot be reached,
@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tasks import assets
-from tasks.paths import DATA_INPUTS, MODEL_INPUTS
+from sentence_distill import assets
+from sentence_distill.paths import DATA_INPUTS, MODEL_INPUTS
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
 
@@ -247,7 +247,7 @@ class ReportParams(Section):
     compare_with_reference: bool = Field(
         False, description="Add the section 'Side by side with the reference': the teacher, pruned students, the "
         "teacher's PCA models and option-1 students matched to sentence-transformers' distillation example "
-        "(tasks/reference_figures.py)"
+        "(sentence_distill/report/reference_figures.py)"
     )
 
 
@@ -431,7 +431,7 @@ def check_inputs(params: Params) -> Iterator[str]:
         except assets.AssetError as exc:
             yield str(exc)
     if prepare.parallel is not None:
-        from tasks.parallel_file import ParallelFileError, check_parallel_file
+        from sentence_distill.data.parallel_file import ParallelFileError, check_parallel_file
 
         try:
             check_parallel_file(prepare.parallel)
@@ -604,6 +604,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # run the imported module's main: its ParamsError is the one other modules raise
-    from tasks.params import main as checked_main
+    from sentence_distill.config.params import main as checked_main
 
     raise SystemExit(checked_main())

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks import assets
+from sentence_distill import assets
 
-if TYPE_CHECKING:  # tasks.params checks the file with this module
-    from tasks.params import ParallelParams
+if TYPE_CHECKING:  # sentence_distill.config.params checks the file with this module
+    from sentence_distill.config.params import ParallelParams
 
 LANG_COLUMN = "lang"
 

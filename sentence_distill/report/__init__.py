@@ -1,0 +1,1 @@
+"""The trade-off report: rows from the metrics, tables, sections and charts."""
