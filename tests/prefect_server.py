@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_ENV, VENV_BIN
+from tests.project import TEST_ENV, VENV_BIN
 
 START_TIMEOUT = 90
 

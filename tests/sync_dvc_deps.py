@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import sys
 
-from tests.conftest import ROOT
-from tests.test_dvc_deps import PROJECT_PACKAGES, project_imports, stage_commands
+from tests.code_deps import PROJECT_PACKAGES, project_imports, stage_commands
+from tests.project import ROOT
 
 CODE_DEP = re.compile(r"^(\s*)- (" + "|".join(PROJECT_PACKAGES) + r")/\S+\s*$")
 

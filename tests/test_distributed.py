@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sentence_transformers import SentenceTransformer
 
-from tests.conftest import TEST_ENV, run
+from tests.project import TEST_ENV, run
 from tests.test_training import LOGGED_STEPS, assert_same_curves, curves, kill_training_when, state_written
 
 # Best STSb dev Spearman of 2 processes against 1 on the tiny profile (batch 16: 8 a process, 8 steps):

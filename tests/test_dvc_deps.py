@@ -8,56 +8,17 @@ where DVC cannot see it change.
 
 from __future__ import annotations
 
-import ast
-import shlex
-
 import pytest
 import yaml
 from pydantic import BaseModel
 
 from sentence_distill.config.params import Params
-from tests.conftest import ROOT
+from tests.code_deps import PROJECT_PACKAGES, project_imports, stage_commands
+from tests.project import ROOT
 
-
-PROJECT_PACKAGES = ("tasks", "sentence_distill", "flows")
-DATA_READ_BY = {"sentence_distill/assets.py": "sentence_distill/asset_digests.json"}  # project files a module reads besides code
 # The local-input folders, and what a stage module says when it reads an input the params name.
 LOCAL_INPUTS = {"inputs/data": ("params.corpus", "params.stsb"), "inputs/models": ("teacher.model", "spec.model", "load_model(params.model")}
 NAMES_ONLY = {"report": "inputs/models"}  # names the teacher and option-1 models in its text, loads none of them
-
-
-def project_imports(module: str) -> set[str]:
-    """The project files ``module`` runs: itself, the modules it imports directly or not, and their data."""
-    seen: set[str] = set()
-    pending = [module]
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        tree = ast.parse((ROOT / (name.replace(".", "/") + ".py")).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
-                for alias in node.names:  # `from package import module` names a module; `from module import name` does not
-                    submodule = f"{node.module}.{alias.name}"
-                    is_module = (ROOT / (submodule.replace(".", "/") + ".py")).is_file()
-                    pending.append(submodule if is_module else node.module)
-            elif isinstance(node, ast.Import):
-                pending += [alias.name for alias in node.names if alias.name.split(".")[0] in PROJECT_PACKAGES]
-    files = {name.replace(".", "/") + ".py" for name in seen}
-    return files | {DATA_READ_BY[f] for f in files if f in DATA_READ_BY}
-
-
-def stage_commands() -> list[tuple[str, str, list[str]]]:
-    """(stage, module, file deps) of every stage in dvc.yaml, foreach and matrix stages once each."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    found = []
-    for name, stage in stages.items():
-        body = stage.get("do", stage)
-        words = shlex.split(body["cmd"])
-        assert words[:2] == ["python", "-m"], f"{name}: {body['cmd']}"
-        found.append((name, words[2], [d for d in body.get("deps", []) if isinstance(d, str)]))
-    return found
 
 
 @pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import run
+from tests.project import run
 
 
 def lock_outs(project: Path) -> list[str]:

@@ -24,7 +24,7 @@ from sentence_distill.embedding_cache import CacheError, EmbeddingCache
 from sentence_distill.models import cache_for, embed_corpus, encode_texts, load_model, model_folder, open_teacher_cache
 from sentence_distill.config.params import TeacherParams
 from tasks.teacher_embeddings import DASK_ADDRESS_ENV, dask_runner, embed_teacher
-from tests.conftest import TEST_ENV
+from tests.project import TEST_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"

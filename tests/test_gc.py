@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import run
+from tests.project import run
 
 
 def test_outputs_are_links_to_the_dvc_cache_and_int8_folders_hold_no_fp32_weights(tiny_pipeline_run: Path) -> None:

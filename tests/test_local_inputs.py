@@ -15,7 +15,7 @@ import yaml
 
 from sentence_distill import assets
 from sentence_distill.config.params import ParamsError, parse_params
-from tests.conftest import ROOT, run
+from tests.project import ROOT, run
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
 SENTENCES = [f"Local corpus sentence number {i}, long enough to be kept." for i in range(400)]

@@ -18,7 +18,7 @@ from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.models import open_teacher_cache
 from sentence_distill.config.params import DistillParams
 from tasks.student import distill, in_axes, principal_axes, prune_layers, with_rotation
-from tests.conftest import run
+from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 

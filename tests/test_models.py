@@ -40,7 +40,7 @@ from tasks.quantize import (
     with_int8_transformer,
 )
 from tasks.student import kept_layers, layer_stack, prune_layers
-from tests.conftest import run
+from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 

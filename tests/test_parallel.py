@@ -14,7 +14,7 @@ import yaml
 from bench.parallel_standin import backwards, write_standin
 from sentence_distill.config.params import ParamsError, parse_params
 from sentence_distill.evaluation.task_families import translation_scores
-from tests.conftest import run
+from tests.project import run
 from tests.prefect_server import PrefectServer
 from tests.test_pipeline import ran_stages, run_flow
 

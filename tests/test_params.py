@@ -12,7 +12,7 @@ import yaml
 from sentence_distill import assets
 from sentence_distill.config import params as params_module
 from sentence_distill.config.params import ParamsError, load_params, parse_params
-from tests.conftest import ROOT, run
+from tests.project import ROOT, run
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import TEST_ENV, run
+from tests.project import TEST_ENV, run
 from tests.prefect_server import PrefectServer
 
 RELOAD_SCRIPT = """

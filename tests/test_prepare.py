@@ -11,7 +11,7 @@ import yaml
 
 from sentence_distill.config.params import ParamsError, PrepareParams
 from tasks.prepare import prepare
-from tests.conftest import ROOT, TEST_ENV, run
+from tests.project import ROOT, TEST_ENV, run
 
 
 def prepared_corpus(tmp_path: Path, **changes) -> tuple[dict, set[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import ROOT, run
+from tests.project import ROOT, run
 
 
 def test_profile_replaces_only_what_is_kept_elsewhere(tiny_project: Path) -> None:

@@ -27,7 +27,7 @@ from flows import git_sync
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
 from sentence_distill import assets
 from sentence_distill.config.params import ParamsError, parse_params
-from tests.conftest import ROOT, make_project, run
+from tests.project import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, stop, wait_for
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores

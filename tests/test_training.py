@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from sentence_transformers import SentenceTransformer
 
-from tests.conftest import TEST_ENV, run
+from tests.project import TEST_ENV, run
 
 CHECKPOINTS = Path(".work/checkpoints/L1")
 TRAINING_LOG = Path("metrics/students/L1/training")  # DVCLive's folder: metrics.json, plots/metrics/**.tsv

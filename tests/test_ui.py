@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run
+from tests.project import ROOT, run
 from tests.prefect_server import PrefectServer
 
 CHROMIUM = shutil.which("chromium")

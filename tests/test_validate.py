@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, TEST_ENV, run
+from tests.project import ROOT, TEST_ENV, run
 
 TINY = (ROOT / "profiles" / "tiny.yaml").read_text()
 
