@@ -1,6 +1,6 @@
 """A real ``prefect server start`` for the UI and schedule tests, plus helpers for its REST API.
 
-The ``prefect_server`` fixture (``tests/conftest.py``) starts one server for the session, with its own
+The ``prefect_server`` fixture (``tests/e2e/conftest.py``) starts one server for the session, with its own
 home and database, stopped however the tests end: every test that needs one shares it, so a test finds
 its own runs by their ids (or by when they started), never by assuming it has the server to itself.
 """

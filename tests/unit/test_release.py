@@ -19,7 +19,7 @@ from sentence_distill.config.params import parse_params
 from sentence_distill.paths import variant_folder, variant_label
 from tasks.release import RELEASE_DIR, StaleFigures, release, variants
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SAVED_CARD = """---
 tags:

@@ -26,7 +26,7 @@ from sentence_distill.config.params import TeacherParams
 from tasks.teacher_embeddings import DASK_ADDRESS_ENV, dask_runner, embed_teacher
 from tests.project import TEST_ENV
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BATCH = 16
 WORDS = (

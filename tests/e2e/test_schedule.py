@@ -2,8 +2,8 @@
 
 A scheduled run pulls what a user pushed to git, runs the pipeline (the teacher encodes only the new
 sentences), pushes the outputs to the DVC remote and commits dvc.lock, metrics and reports to git, so a
-fresh clone plus ``dvc pull`` has the result. A failed stage fails the run; a blocked pull fails it first; a
-push that someone else's push overtook is rebased, or stops when both changed dvc.lock.
+fresh clone plus ``dvc pull`` has the result. A failed stage fails the run; a blocked pull fails it first. (A
+push that someone else's push overtook, rebased or stopped: ``tests/unit/test_schedule.py``.)
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 import yaml
 from prefect import flow
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from flows import git_sync
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
 from sentence_distill import assets
-from sentence_distill.config.params import ParamsError, parse_params
 from tests.project import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, stop, wait_for
+from tests.unit.test_schedule import head
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
 INTERVAL = 10  # seconds between scheduled runs
@@ -92,18 +90,6 @@ def task_runs(server: PrefectServer, task_run_id: str, state_type: str) -> list[
         return [r for r in found if r["state_type"] == state_type]
 
     return wait_for(recorded, 30, interval=0.5, what=f"task run {task_run_id} {state_type}")
-
-
-def head(repo: Path) -> str:
-    return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
-
-
-def test_cron_comes_from_params() -> None:
-    tiny = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
-    assert parse_params({**tiny, "schedule": {"cron": "30 1 * * 1"}}).schedule.cron == "30 1 * * 1"
-    assert parse_params({k: v for k, v in tiny.items() if k != "schedule"}).schedule.cron == "0 3 * * *"
-    with pytest.raises(ParamsError, match="schedule.cron: .every day. is not a valid 5-field cron expression"):
-        parse_params({**tiny, "schedule": {"cron": "every day"}})
 
 
 def test_a_failed_push_is_retried(prefect_server: PrefectServer, tiny_project: Path, tmp_path: Path) -> None:
@@ -175,40 +161,6 @@ def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: P
     assert "uncommitted changes to tracked files block the pull" in dirty[1]
     assert (served / "notes.txt").read_text() == "one\nedited here\n"
     assert head(served) == one
-
-
-def test_a_push_race_rebases_or_stops(tmp_path: Path) -> None:
-    """Someone pushed while the run ran: the run's commit is rebased onto theirs and pushed; if they changed
-    dvc.lock too, the push stops with the way out named, and the commit stays local. Plain git, no Prefect."""
-    origin, served, user = tmp_path / "origin.git", tmp_path / "served", tmp_path / "user"
-    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
-    run(["git", "clone", "-q", str(origin), str(served)], tmp_path)
-    (served / "dvc.lock").write_text("stages: {}\n")
-    (served / "params.yaml").write_text("a: 1\n")
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "start"], ["git", "push", "-q", "-u", "origin", "HEAD"]):
-        run(cmd, served)
-    run(["git", "clone", "-q", str(origin), str(user)], tmp_path)
-    where = git_sync.checkout(served)
-
-    def race(path: str, text: str) -> None:  # the user pushes, then the run commits and pushes
-        run(["git", "pull", "-q"], user)
-        (user / path).write_text(text)
-        run(["git", "commit", "-qam", f"user edits {path}"], user)
-        run(["git", "push", "-q"], user)
-        (served / "dvc.lock").write_text(f"stages: {{run: {text.strip()!r}}}\n")
-        git_sync.commit(served, ["dvc.lock"], "scheduled run")
-
-    race("params.yaml", "a: 2\n")
-    pushed = git_sync.push(served, where)
-    log = run(["git", "log", "--format=%H %s", "-2"], origin).stdout.splitlines()
-    assert log == [f"{pushed} scheduled run", f"{head(user)} user edits params.yaml"]
-
-    race("dvc.lock", "stages: {}  # by hand\n")
-    mine = head(served)
-    with pytest.raises(git_sync.GitRefused, match=r"moved on during the run .*CONFLICT.* dvc.lock.*git reset --hard origin/"):
-        git_sync.push(served, where)
-    assert head(served) == mine and head(origin) == head(user)
-    assert not run(["git", "status", "--porcelain"], served).stdout, "the rebase was aborted"
 
 
 def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: Path) -> None:

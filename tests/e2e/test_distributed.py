@@ -17,7 +17,7 @@ import yaml
 from sentence_transformers import SentenceTransformer
 
 from tests.project import TEST_ENV, run
-from tests.test_training import LOGGED_STEPS, assert_same_curves, curves, kill_training_when, state_written
+from tests.e2e.test_training import LOGGED_STEPS, assert_same_curves, curves, kill_training_when, state_written
 
 # Best STSb dev Spearman of 2 processes against 1 on the tiny profile (batch 16: 8 a process, 8 steps):
 # measured 0.68820 (step 8) against 0.68798 (step 4), a difference of 0.0002. A step's global batch should be

@@ -20,7 +20,7 @@ from sentence_distill.models import load_variant
 from sentence_distill.paths import QUANTIZATION_FILE
 from tasks.quantize import with_int8_transformer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class CreatesMarker:

@@ -23,7 +23,7 @@ from tasks.report import (
     storage_front,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def quality(stsb: float, dimension: int = 384, others: float | None = None) -> dict:

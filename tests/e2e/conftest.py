@@ -1,0 +1,67 @@
+"""The end-to-end fixtures: the tiny profile run once by `dvc repro` and shared, a test's own copy of it, the run
+with students of the other kinds added, and one real Prefect server for the session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.prefect_server import start_server, stop
+from tests.project import make_project, run
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny profile run once end to end with `dvc repro`, for tests that only read it.
+
+    Tests never change it (a test that does takes ``finished_project``), so its dvc.lock stays the one
+    a sequential `dvc repro` wrote.
+    """
+    project = make_project(tmp_path_factory.mktemp("pipeline") / "project")
+    run(["dvc", "repro"], project)
+    return project
+
+
+@pytest.fixture(scope="session")
+def more_students_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The finished tiny run with students of the other kinds added, in one `dvc repro`: static S0 (distilled
+    only) and S (also refined), M1, L1's layer trained as a Matryoshka student, and N1, L1's layer untrained
+    with neither PCA nor int8 models."""
+    project = tmp_path_factory.mktemp("more-students") / "project"
+    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["students"] |= {
+        "S0": {"static": True, "train": False}, "S": {"static": True, "distill": {"learning_rate": 0.05}},
+        "M1": {"layers": [0], "matryoshka_dims": [32, 16]},
+        "N1": {"layers": [0], "train": False, "pca": False, "quantize": False},
+    }
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = run(["dvc", "repro"], project, timeout=1800)  # about 8 min on a quiet machine
+    assert "Running stage 'student@L1'" not in result.stdout  # the students already built are not touched
+    return project
+
+
+@pytest.fixture
+def finished_project(tiny_pipeline_run: Path, tmp_path: Path) -> Path:
+    """A test's own copy of the finished run: seconds to copy, where a run takes minutes.
+
+    The copy takes .git and .dvc/cache with it, run-cache included, so DVC finds it up to date and
+    restores a stage it has seen before instead of running it.
+    """
+    project = tmp_path / "finished"
+    shutil.copytree(tiny_pipeline_run, project, symlinks=True)
+    return project
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real ``prefect server start`` (``tests/prefect_server.py``), one for the session: its start takes
+    tens of seconds. Tests share it, so each finds its own runs by id, never by assuming an empty server."""
+    process, server = start_server(tmp_path_factory.mktemp("prefect-home"))
+    try:
+        yield server
+    finally:
+        stop(process)
