@@ -14,7 +14,10 @@ import yaml
 from tests.project import ROOT
 
 PROJECT_PACKAGES = ("tasks", "sentence_distill", "flows")
-DATA_READ_BY = {"sentence_distill/assets.py": "sentence_distill/asset_digests.json"}  # project files a module reads besides code
+DATA_READ_BY = {  # project files a module reads besides code
+    "sentence_distill/assets.py": "sentence_distill/asset_digests.json",
+    "sentence_distill/release/card.py": "sentence_distill/release/card_template.md",
+}
 
 
 def project_imports(module: str) -> set[str]:

@@ -2,8 +2,9 @@
 
 Every model folder of the tiny profile (fp32 and int8, with and without PCA) gets ``release/<label>/``:
 its files hard-linked, a card with how it was made, its evaluation figures of every task family, its
-speed-up with the machine, and never the figures of the model it was made from. A model rebuilt after
-its evaluation, or a label without figures, stops the stage before it writes anything.
+speed-up with the machine, and never the figures of the model it was made from (nor those of the card
+sentence-transformers saved with it). A model rebuilt after its evaluation, or a label without
+figures, stops the stage before it writes anything.
 """
 
 from __future__ import annotations
@@ -15,9 +16,21 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from sentence_distill.config.params import parse_params
+from sentence_distill.config.load import parse_params
 from sentence_distill.paths import variant_folder, variant_label
-from tasks.release import RELEASE_DIR, StaleFigures, release, variants
+from sentence_distill.records.benchmark import (
+    Architecture,
+    BenchmarkEnvironment,
+    BenchmarkFile,
+    BenchmarkMethod,
+    Latency,
+    ModelSpeed,
+    Spread,
+)
+from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
+from sentence_distill.records.student import StudentMetrics, Training
+from sentence_distill.release.folders import RELEASE_DIR, release, variants
+from sentence_distill.release.stale import StaleFigures
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,9 +81,26 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     params = parse_params(yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text()))
     monkeypatch.chdir(tmp_path)
     write(Path("data/teacher.json"), {"model": params.teacher.model, "dimension": 384, "sentences": 300})
-    write(Path("metrics/students/L1.json"), {"best_step": 4, "best_stsb_dev_spearman": 0.69, "epochs": 1.0, "kept_layers": [0],
-                                             "layers": 1, "learning_rate": 1e-4, "source": params.teacher.model, "steps": 8, "trained": True})
-    evaluation: dict[str, dict] = {}
+    StudentMetrics(
+        name="L1",
+        source=params.teacher.model,
+        layers=1,
+        kept_layers=[0],
+        trained=True,
+        parameters=1000,
+        training=Training(
+            train_seconds=1.0,
+            steps=8,
+            best_step=4,
+            selected_by="stsb_dev_spearman",
+            best_stsb_dev_spearman=0.69,
+            resumed_from=None,
+            epochs=1.0,
+            learning_rate=1e-4,
+            processes=1,
+        ),
+    ).write(Path("metrics/students/L1.json"))
+    evaluation: dict[str, dict[str, VariantMetrics]] = {}
     speeds, lock = {}, {"schema": "2.0", "stages": {}}
     for i, (name, group, dim) in enumerate(variants(params)):
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
@@ -80,22 +110,48 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             write(folder / "quantization.json", {"backend": backend, "file_name": f"{backend}/model_qint8.{backend}"})
         if group == "fp32":  # an int8 folder has no card: the quantize stage leaves its fp32 model's card out
             write(folder / "README.md", SAVED_CARD)
-        figures = {"stsb_test_spearman": 0.5 + i / 100, "dimension": dim or 384,
-                   "bytes_per_embedding": 4 * (dim or 384), "parameters": 1000, "disk_bytes": 2000}
+        figures = VariantMetrics(
+            stsb_test_spearman=0.5 + i / 100,
+            dimension=dim or 384,
+            bytes_per_embedding=4 * (dim or 384),
+            parameters=1000,
+            disk_bytes=2000,
+        )
         evaluation.setdefault(f"{name}-pca{dim}" if dim else name, {})[label] = figures
         if group == "fp32":
-            evaluation[f"{name}-pca{dim}" if dim else name][f"{label}-emb-binary"] = {"stsb_test_spearman": 0.4, "bytes_per_embedding": 48}
-        speeds[label] = {"device": "cpu", "sentences_per_second": {"median": 100.0}, "latency_ms": {"p50": 3.0},
-                         "speedup_vs_teacher": {"median": 2 + i, "q1": 1.5 + i, "q3": 2.5 + i}}
+            evaluation[f"{name}-pca{dim}" if dim else name][f"{label}-emb-binary"] = VariantMetrics(
+                stsb_test_spearman=0.4, dimension=dim or 384, bytes_per_embedding=48
+            )
+        speeds[label] = ModelSpeed(
+            device="cpu",
+            sentences_per_second=Spread(100.0, 90.0, 110.0),
+            speedup_vs_teacher=Spread(2 + i, 1.5 + i, 2.5 + i),
+            speedup_vs_fp32=Spread(1.0, 1.0, 1.0),
+            fp32_model=variant_label(name, "fp32", dim),
+            latency_ms=Latency(3.0, 4.0),
+            architecture=Architecture("bert", 1, 384) if group == "fp32" else None,
+        )
         out = folder.parent.as_posix() if group != "fp32" else folder.as_posix()
         lock["stages"][f"make {out}"] = {"outs": [{"path": out, "md5": f"{out}.dir"}]}
-        lock["stages"].setdefault(f"evaluate@{name}{dim or ''}", {"deps": []})["deps"].append({"path": out, "md5": f"{out}.dir"})
+        lock["stages"].setdefault(f"evaluate@{name}{dim or ''}", {"deps": []})["deps"].append(
+            {"path": out, "md5": f"{out}.dir"}
+        )
     for file, variants_ in evaluation.items():
-        write(Path("metrics/eval") / f"{file}.json", {"variants": variants_})
-    write(Path("metrics/benchmark.json"), {
-        "environment": {"cpu": "Test CPU 9000", "cores": 2, "threads": 2, "git_commit": "0123456789abcdef", "gpu": None,
-                        "versions": {"sentence-transformers": "5.7.0"}},
-        "method": {"rounds": 7, "sentences": 256, "batch_size": 32}, "models": speeds})
+        EvaluationFile(variants=variants_).write(Path("metrics/eval") / f"{file}.json")
+    BenchmarkFile(
+        method=BenchmarkMethod(sentences=256, batch_size=32, latency_queries=16, rounds=7, seed=0, seconds=1.0),
+        environment=BenchmarkEnvironment(
+            cpu="Test CPU 9000",
+            cores=2,
+            threads=2,
+            device="cpu",
+            gpu=None,
+            python="3.11",
+            versions={"sentence-transformers": "5.7.0"},
+            git_commit="0123456789abcdef",
+        ),
+        models=speeds,
+    ).write(Path("metrics/benchmark.json"))
     write(Path("dvc.lock"), yaml.safe_dump(lock))
     return params
 
@@ -104,11 +160,15 @@ def test_every_model_folder_gets_a_card_with_its_own_figures(run) -> None:
     labels = release(run)
     expected = [variant_label(*v) for v in variants(run)]
     assert labels == expected and sorted(p.name for p in RELEASE_DIR.iterdir()) == sorted(expected)
-    evaluation = {k: v for f in Path("metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
+    evaluation = {
+        k: v for f in Path("metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()
+    }
     for i, (name, group, dim) in enumerate(variants(run)):
         label = expected[i]
         folder = RELEASE_DIR / label
-        assert (folder / "model.bin").stat().st_ino == (variant_folder(name, group, dim) / "model.bin").stat().st_ino  # a hard link
+        assert (folder / "model.bin").stat().st_ino == (
+            variant_folder(name, group, dim) / "model.bin"
+        ).stat().st_ino  # a hard link
         card = ModelCard.load(folder / "README.md")
         text = card.text
         assert card.data.base_model == run.teacher.model and card.data.model_name == label
@@ -118,9 +178,13 @@ def test_every_model_folder_gets_a_card_with_its_own_figures(run) -> None:
         assert f"**Speed-up over the teacher:** {2 + i:.2f}x" in text and "Test CPU 9000, 2 cores" in text
         assert ("PCA:** 32 dimensions" in text) == (dim == 32)
         assert (f"Quantization:** {group}" in text) == (group != "fp32")
-        assert ("**Load:** `SentenceTransformer(path, backend=\"onnx\", model_kwargs={\"file_name\": \"onnx/model_qint8.onnx\"})`" in text) == (group == "onnx-int8")
+        assert (
+            '**Load:** `SentenceTransformer(path, backend="onnx", model_kwargs={"file_name": "onnx/model_qint8.onnx"})`'
+            in text
+        ) == (group == "onnx-int8")
         assert ("binary embeddings" in text) == (group == "fp32")  # embedding precisions: the fp32 model's own
-        assert "Training logs stay" in text and "<!--\n## Bias, Risks and Limitations" in text  # the comment left whole
+        assert "Teacher:** `sentence-transformers/all-MiniLM-L6-v2` (384-d)" in text and "layers kept: [0]" in text
+        assert "best step 4 by STSb dev Spearman 0.6900" in text and "300 sentences of" in text
         results = {r.metric_type: r.metric_value for r in card.data.eval_results}
         assert results["stsb_test_spearman"] == evaluation[label]["stsb_test_spearman"]
 
