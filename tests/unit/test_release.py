@@ -18,6 +18,7 @@ from huggingface_hub import ModelCard
 
 from sentence_distill.config.load import parse_params
 from sentence_distill.paths import variant_folder, variant_label
+from sentence_distill.provenance import how_made
 from sentence_distill.records.benchmark import (
     Architecture,
     BenchmarkEnvironment,
@@ -205,3 +206,44 @@ def test_a_model_without_benchmark_figures_writes_no_card(run) -> None:
     with pytest.raises(StaleFigures, match="no benchmark figures for L1-pca32-torch-int8"):
         release(run)
     assert not RELEASE_DIR.exists()
+
+
+def test_how_made_says_what_each_kind_of_student_is() -> None:
+    raw = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
+    raw["students"] = {"S": {"static": True, "train": False}, "M": {"layers": [0], "matryoshka_dims": [16]}}
+    raw["pca"]["fit_on"] = "unnormalized"
+    params = parse_params(raw, check_inputs=False)
+    teacher = {"model": params.teacher.model, "dimension": 384, "sentences": 300}
+    static = StudentMetrics(name="S", source=params.teacher.model, layers=0, static=True, trained=False, parameters=10)
+    made = dict(how_made(params, "S", static, teacher, dim=32))
+    assert made["Student"].startswith("a static embedding table of the teacher's vocabulary")
+    assert made["Distillation"] == "none (the table was not refined)" and made["Quantization"] == "none (float32)"
+    assert made["PCA"] == "32 dimensions, fitted on the student's unnormalized embeddings, folded into the table"
+    training = Training(
+        train_seconds=1.0,
+        steps=8,
+        best_step=4,
+        selected_by="stsb_dev_spearman",
+        best_stsb_dev_spearman=0.69,
+        resumed_from=None,
+        epochs=1.0,
+        learning_rate=1e-4,
+        processes=1,
+    )
+    matryoshka = StudentMetrics(
+        name="M",
+        source=params.teacher.model,
+        layers=1,
+        kept_layers=[0],
+        trained=True,
+        matryoshka_dims=[16],
+        training=training,
+        parameters=10,
+    )
+    assert (
+        "first 16 dimensions are embeddings on their own"
+        in dict(how_made(params, "M", matryoshka, teacher))["Matryoshka"]
+    )
+    assert "Matryoshka" not in dict(
+        how_made(params, "M", matryoshka, teacher, dim=32, group="onnx-int8")
+    )  # its PCA model
