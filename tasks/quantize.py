@@ -1,179 +1,32 @@
 """Quantization: int8 copies of each student and of each of its PCA models, one folder per backend.
 
-- ``python -m tasks.quantize NAME`` (stage ``quantize@NAME``) writes ``models/<name>/quantized/<backend>``.
+- ``python -m tasks.quantize NAME`` (stage ``quantize@NAME``) writes ``models/<name>/quantized/<backend>``
+  and ``metrics/quantize/<name>.json``; the int8 calibration uses the first ``quantize.calibration_sentences``
+  training sentences of the corpus.
 - ``python -m tasks.quantize NAME DIM`` (stage ``quantize_pca@NAME-DIM``) writes
   ``models/<name>/pca-quantized/<dim>/<backend>``: the PCA model with the student's int8 Transformer.
 
-An ONNX or OpenVINO folder holds the model's configuration, tokenizer and small modules (Pooling,
-PCA ``Dense``, ``Normalize``) with the int8 weights named in ``quantization.json``, but not the
-Transformer's fp32 weights: those already live in the student folder, and a copy in every int8
-folder doubled the models' disk footprint. No int8 folder carries the fp32 model's card, whose
-figures are not its own. ``sentence_distill.models.load_variant`` loads any of them with the
-right backend, safely (see ``sentence_distill/models.py``); plain sentence-transformers loads one with
-``SentenceTransformer(path, backend="onnx" | "openvino", model_kwargs={"file_name": <file_name>})``.
-
-- ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
-  quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
-  It is exported once per student; a PCA model gets a copy of the int8 file, while its Pooling,
-  PCA ``Dense`` and ``Normalize`` stay torch modules.
-- ``openvino-int8``: static int8 with OpenVINO and NNCF (optimum-intel): activation ranges are
-  calibrated on ``calibration_sentences`` corpus sentences, so no scale is computed at run time.
-  Like ONNX it replaces only the Transformer module; it runs with an f32 precision hint, so the
-  layers NNCF leaves unquantized stay fp32 instead of OpenVINO's default bf16 on CPUs that have it.
-- ``torch-int8``: torch dynamic quantization of the Linear layers, the fallback for models ONNX
-  cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
-  state dict (tensors only) is saved and reloaded with ``torch.load(weights_only=True)`` into a
-  freshly quantized copy of the fp32 model, which is why its folder keeps the fp32 files.
+What each backend's folder holds, and why: ``sentence_distill/quantization.py``.
 """
 
 from __future__ import annotations
 
-import logging
-import platform
-import shutil
-import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
-import datasets
-import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.backend import export_dynamic_quantized_onnx_model
-
-from sentence_distill import assets
-from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.cli import stage_main, run_for_student
+from sentence_distill.config.schema import Params
 from sentence_distill.data.corpus import corpus_sentences
-from sentence_distill.fileio import atomic_dir, atomic_path, write_json, write_note_dir
-from sentence_distill.models import quantization_info, torch_int8
-from sentence_distill.config.params import Params
-from sentence_distill.paths import QUANTIZATION_FILE, pca_dir, pca_quantized_dir, quantized_dir, student_dir
-
-log = logging.getLogger(__name__)
-
-TORCH_INT8_FILE = "torch_int8.pt"
-OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
-
-
-def copy_model(source: Path, target: Path) -> None:
-    """``source``'s files into ``target``, without its model card: that card describes the fp32 model and
-    shows its figures, which an int8 copy must not carry as its own."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("README.md"))
-
-
-def drop_fp32_transformer(folder: Path) -> None:
-    """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads them."""
-    for pattern in ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin"):
-        for path in folder.glob(pattern):
-            path.unlink()
-
-
-def cpu_quantization_config() -> str:
-    """The ONNX Runtime int8 config this CPU runs fastest: avx512_vnni, avx512, avx2 or arm64."""
-    if platform.machine().lower() in {"arm64", "aarch64"}:
-        return "arm64"
-    flags: set[str] = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    if "avx512_vnni" in flags:
-        return "avx512_vnni"
-    if "avx512f" in flags:
-        return "avx512"
-    return "avx2"
-
-
-def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
-    """Quantize the Transformer of ``source`` dynamically for this CPU into a copy of ``source``."""
-    config = cpu_quantization_config()
-    copy_model(source, target)
-    onnx_model = SentenceTransformer(str(target), backend="onnx", device="cpu")
-    export_dynamic_quantized_onnx_model(onnx_model, config, str(target))
-    [onnx_file] = (target / "onnx").glob(f"model_*{config}.onnx")
-    drop_fp32_transformer(target)
-    file_name = f"onnx/{onnx_file.name}"
-    write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "files": [file_name], "config": config})
-    return {"config": config}
-
-
-def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
-    """Static int8 of the Transformer of ``source``, calibrated on ``calibration``, into a copy of ``source``."""
-    from optimum.intel import OVConfig, OVQuantizationConfig, OVQuantizer
-
-    if not calibration:
-        raise ValueError("openvino-int8 needs calibration sentences")
-    copy_model(source, target)
-    model = SentenceTransformer(str(target), backend="openvino", device="cpu")  # converts to OpenVINO IR
-    tokenizer = model.tokenizer
-    dataset = datasets.Dataset.from_dict({"text": list(calibration)}).map(
-        lambda batch: tokenizer(batch["text"], truncation=True, max_length=model.max_seq_length),
-        batched=True, remove_columns=["text"],
-    )
-    quantizer = OVQuantizer.from_pretrained(model[0].auto_model)
-    config = OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(dataset)))
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        quantizer.quantize(calibration_dataset=dataset, save_directory=tmp, ov_config=config)
-        (target / "openvino").mkdir(exist_ok=True)
-        for suffix in (".xml", ".bin"):
-            [file] = Path(tmp).rglob(f"openvino_model{suffix}")
-            shutil.copy2(file, (target / OPENVINO_INT8_FILE).with_suffix(suffix))
-    drop_fp32_transformer(target)
-    files = [OPENVINO_INT8_FILE, str(Path(OPENVINO_INT8_FILE).with_suffix(".bin"))]
-    write_json(target / QUANTIZATION_FILE, {"backend": "openvino", "file_name": OPENVINO_INT8_FILE, "files": files})
-    return {"calibration_sentences": len(dataset)}
-
-
-def export_torch_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
-    copy_model(source, target)
-    quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
-    with atomic_path(target / TORCH_INT8_FILE) as tmp:
-        torch.save(quantized.state_dict(), tmp)
-    write_json(target / QUANTIZATION_FILE, {"backend": "torch-int8", "file_name": TORCH_INT8_FILE})
-    return {}
-
-
-EXPORTERS = {"onnx-int8": export_onnx_int8, "openvino-int8": export_openvino_int8, "torch-int8": export_torch_int8}
-
-
-def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> None:
-    """A PCA model whose Transformer is the student's int8 one: its files are copied, nothing is re-quantized.
-
-    torch-int8 has no separate Transformer file (its state dict covers every module), so the PCA model
-    is quantized whole; dynamic quantization gives the same Transformer weights as the student's.
-    """
-    info = quantization_info(int8_student)
-    if info["backend"] == "torch-int8":
-        export_torch_int8(pca_model, target)
-        return
-    copy_model(pca_model, target)
-    drop_fp32_transformer(target)
-    for name in info["files"]:
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(int8_student / name, assets.file_in_folder(target, name, "quantization.json"))
-    write_json(target / QUANTIZATION_FILE, info)
-
-
-NOT_QUANTIZED = "int8 model quantization does not apply: a static-embedding model has no matrix multiplication to quantize\n"
-
-
-def no_int8_note(name: str, params: Params) -> str | None:
-    """Why the student gets no int8 model, if it gets none."""
-    if params.students[name].static:
-        return NOT_QUANTIZED
-    return None if params.students[name].quantize else f"No int8 model: students.{name}.quantize is false.\n"
+from sentence_distill.fileio import write_json, write_note_dir
+from sentence_distill.paths import pca_dir, pca_quantized_dir, quantized_dir, student_dir
+from sentence_distill.quantization import export_int8_models, int8_pca_models, no_int8_note
 
 
 def quantize_student(name: str, params: Params) -> dict:
-    summary: dict = {"name": name, "backends": {}}
     calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
-    with atomic_dir(quantized_dir(name)) as tmp:
-        for backend in params.backends_for(name):
-            summary["backends"][backend] = EXPORTERS[backend](student_dir(name), tmp / backend, calibration)
-        if note := no_int8_note(name, params):
-            (tmp / "README.md").write_text(note)
-            summary["not_applicable"] = note.strip()
+    exported = export_int8_models(
+        student_dir(name), quantized_dir(name), params.backends_for(name), calibration, no_int8_note(name, params)
+    )
+    summary = {"name": name, **exported}
     write_json(Path("metrics/quantize") / f"{name}.json", summary)
     return summary
 
@@ -182,11 +35,10 @@ def quantize_pca(name: str, dim: int, params: Params) -> None:
     if dim not in params.pca_dims_for(name):
         write_note_dir(pca_quantized_dir(name, dim), params.no_pca_note(name))
         return
-    with atomic_dir(pca_quantized_dir(name, dim)) as tmp:
-        for backend in params.backends_for(name):
-            with_int8_transformer(pca_dir(name, dim), quantized_dir(name) / backend, tmp / backend)
-        if note := no_int8_note(name, params):
-            (tmp / "README.md").write_text(note)
+    int8_pca_models(
+        pca_dir(name, dim), quantized_dir(name), pca_quantized_dir(name, dim), params.backends_for(name),
+        no_int8_note(name, params),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,5 +46,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    configure_logging()
-    raise SystemExit(main())
+    raise SystemExit(stage_main(main))

@@ -18,7 +18,7 @@ import torch
 from sentence_distill.assets import AssetError
 from sentence_distill.models import load_variant
 from sentence_distill.paths import QUANTIZATION_FILE
-from tasks.quantize import with_int8_transformer
+from sentence_distill.quantization import with_int8_transformer
 
 REPO = Path(__file__).resolve().parents[2]
 
