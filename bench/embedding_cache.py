@@ -39,7 +39,8 @@ def benchmark_sentences(count: int) -> list[str]:
     """``count`` distinct cleaned sentences in a fixed shuffled order."""
     from sentence_distill.data.corpus import corpus_sentences
     from sentence_distill.paths import PREPARED_DIR
-    from tasks.prepare import clean_sentences, load_corpus, load_stsb
+    from sentence_distill.data.prepare import clean_sentences
+    from sentence_distill.data.sources import load_corpus, load_stsb
 
     if (PREPARED_DIR / "corpus.parquet").is_file():
         prepared = corpus_sentences()

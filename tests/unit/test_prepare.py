@@ -9,14 +9,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from sentence_distill.config.params import ParamsError, PrepareParams
-from tasks.prepare import prepare
+from sentence_distill.config.load import ParamsError
+from sentence_distill.config.schema import PrepareParams
+from sentence_distill.data.prepare import prepare_data
 from tests.project import ROOT, TEST_ENV, run
 
 
 def prepared_corpus(tmp_path: Path, **changes) -> tuple[dict, set[str]]:
     params = PrepareParams(stsb="sentence-transformers/stsb", corpus="bbc-news", heldout_sentences=500, **changes)
-    prepare(params, out_dir=tmp_path / "prepared", documents_file=tmp_path / "documents.parquet", metrics_file=tmp_path / "prepare.json")
+    prepare_data(params, out_dir=tmp_path / "prepared", documents_file=tmp_path / "documents.parquet")
     corpus = pq.read_table(tmp_path / "prepared" / "corpus.parquet").to_pydict()
     train = pq.read_table(tmp_path / "prepared" / "stsb_train.parquet").to_pydict()
     return corpus, {" ".join(s.split()) for s in train["sentence1"] + train["sentence2"]}
@@ -63,14 +64,14 @@ def test_unusable_corpora_stop_prepare_with_counts(tmp_path: Path, case: str, na
     params = PrepareParams(stsb="sentence-transformers/stsb", corpus=str(corpus), heldout_sentences=20, include_stsb_train=True)
     out = tmp_path / "prepared"
     if message is None:
-        counts = prepare(params, out_dir=out, documents_file=tmp_path / "documents.parquet", metrics_file=tmp_path / "prepare.json")
+        counts = prepare_data(params, out_dir=out, documents_file=tmp_path / "documents.parquet")
         assert counts["corpus"] == {"lines_read": 201, "blank": 0, "undecodable": 1, "articles_left_out": 0}  # a local corpus: no BBC article to leave out
         return
     with pytest.raises(ParamsError) as error:
-        prepare(params, out_dir=out, documents_file=tmp_path / "documents.parquet", metrics_file=tmp_path / "prepare.json")
+        prepare_data(params, out_dir=out, documents_file=tmp_path / "documents.parquet")
     assert str(error.value).startswith(f"prepare.corpus: {str(corpus)!r} ")
     assert message in str(error.value)
-    assert not out.exists() and not (tmp_path / "documents.parquet").exists() and not (tmp_path / "prepare.json").exists()
+    assert not out.exists() and not (tmp_path / "documents.parquet").exists()
 
 
 def test_prepare_on_an_unusable_corpus_exits_2_without_a_traceback(tmp_path: Path) -> None:
@@ -86,4 +87,4 @@ def test_prepare_on_an_unusable_corpus_exits_2_without_a_traceback(tmp_path: Pat
         "0 sentences kept; a sentence needs prepare.min_chars=10 characters)"
     )
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "data").exists()
+    assert not (tmp_path / "data").exists() and not (tmp_path / "metrics").exists()
