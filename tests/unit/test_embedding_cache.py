@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flows.dask_encoding import dask_fill, dask_runner, prefect_api_for_workers
 from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.embedding_cache import CacheError, EmbeddingCache
 from sentence_distill.models import cache_for, embed_corpus, encode_texts, load_model, model_folder, open_teacher_cache
-from sentence_distill.config.params import TeacherParams
-from tasks.teacher_embeddings import DASK_ADDRESS_ENV, dask_runner, embed_teacher
+from sentence_distill.config.schema import TeacherParams
+from sentence_distill.teacher import DASK_ADDRESS_ENV, embed_teacher, encodes_on_dask
 from tests.project import TEST_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,16 +54,18 @@ _, stats = embed_corpus(model, model_folder(model, args["model"]), texts, cache_
 print(json.dumps(stats))
 """
 
-# The teacher stage with params from argv[1]; prints what embed_teacher returns.
+# The teacher stage on Dask with params from argv[1]; prints what embed_teacher returns.
 TEACHER_SCRIPT = """
 import json, sys
 from pathlib import Path
-from sentence_distill.config.params import TeacherParams
-from tasks.teacher_embeddings import embed_teacher
+from flows.dask_encoding import dask_fill
+from sentence_distill.config.schema import TeacherParams
+from sentence_distill.teacher import embed_teacher
 
 args = json.loads(sys.argv[1])
-info = embed_teacher(TeacherParams(**args["params"]), teacher_file=Path(args["teacher_file"]),
-                     cache_root=Path(args["root"]), prepared_dir=Path(args["prepared"]))
+params = TeacherParams(**args["params"])
+info = embed_teacher(params, teacher_file=Path(args["teacher_file"]), cache_root=Path(args["root"]),
+                     prepared_dir=Path(args["prepared"]), fill_elsewhere=dask_fill(params))
 print(json.dumps(info))
 """
 
@@ -285,8 +288,9 @@ def test_two_processes_filling_at_once_encode_each_sentence_once(model, sentence
 
 
 def test_dask_address_comes_from_the_environment_first(monkeypatch):
-    assert dask_runner(TeacherParams(model=MODEL)) is None
+    assert not encodes_on_dask(TeacherParams(model=MODEL))
     monkeypatch.setenv(DASK_ADDRESS_ENV, "tcp://10.0.0.1:8786")
+    assert encodes_on_dask(TeacherParams(model=MODEL))
     runner = dask_runner(TeacherParams(model=MODEL, dask_address="tcp://elsewhere:8786"))
     assert runner.address == "tcp://10.0.0.1:8786"
 
@@ -314,7 +318,8 @@ def test_dask_two_workers_match_a_single_process(model, sentences, reference, tm
     assert cosines(distributed, single.lookup(texts)).min() >= 0.9999
 
     named = teacher_file.read_bytes()
-    again = embed_teacher(TeacherParams(**params), teacher_file=teacher_file, cache_root=root, prepared_dir=prepared)
+    teacher = TeacherParams(**params)
+    again = embed_teacher(teacher, teacher_file=teacher_file, cache_root=root, prepared_dir=prepared, fill_elsewhere=dask_fill(teacher))
     assert (again["encoded"], again["dask_workers_used"]) == (0, 0), "nothing missing: no cluster is started"
     assert teacher_file.read_bytes() == named, "a rerun with nothing to encode changes nothing downstream stages read"
 
@@ -336,8 +341,6 @@ def listening_addresses(process) -> set[str]:
 def test_local_dask_cluster_listens_on_localhost_only(tmp_path, monkeypatch):
     """The cluster and the Prefect API the stage starts for its workers, as ``fill_on_dask`` starts them."""
     import psutil
-
-    from tasks.teacher_embeddings import prefect_api_for_workers
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect"))
     runner = dask_runner(TeacherParams(model=MODEL, dask_workers=2))

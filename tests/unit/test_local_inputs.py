@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from sentence_distill import assets
-from sentence_distill.config.params import ParamsError, parse_params
+from sentence_distill.config.load import ParamsError, parse_params
 from tests.project import ROOT
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
