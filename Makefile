@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run repro flow validate test bench bench-variants gc clean
+.PHONY: run repro flow validate test test-fast lint bench bench-variants gc clean
 
 # The pins (torch's wheel included) are tested on Linux x86-64 with CPython 3.11 only: another
 # version stops here with what to do, before anything is installed.
@@ -36,8 +36,16 @@ repro: $(VENV)/.installed
 validate: $(VENV)/.installed
 	python -m sentence_distill.config.params
 
+# The whole suite (what CI runs); test-fast: the unit tier alone (no pipeline, server, training or browser: minutes).
 test: $(VENV)/.installed
 	python -m pytest tests
+
+test-fast: $(VENV)/.installed
+	python -m pytest tests/unit
+
+lint: $(VENV)/.installed
+	ruff check .
+	ruff format --check .
 
 bench: $(VENV)/.installed
 	python -m bench.embedding_cache

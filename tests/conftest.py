@@ -9,6 +9,15 @@ import pytest
 
 from tests.project import make_project
 
+E2E_DIR = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under ``tests/e2e/`` ``e2e``, so that ``-m "not e2e"`` selects the fast tier anywhere."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture
 def tiny_project(tmp_path: Path) -> Path:
