@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":  # bad params: exit 2 before importing Prefect, which creates its home folder
-    from sentence_distill.config.params import load_or_exit
+    from sentence_distill.config.load import load_or_exit
 
     load_or_exit()
 
@@ -23,15 +23,16 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.dvc_stages import DevicePool, pipeline_stages, run_stage
 from sentence_distill.cli import configure_logging
-from sentence_distill.config.params import DEFAULT_PARAMS_FILE, load_params
-from tasks.report import REPORT_DIR, collect_rows
+from sentence_distill.config.load import DEFAULT_PARAMS_FILE, load_params
+from sentence_distill.paths import REPORT_DIR
+from sentence_distill.report.rows import collect_rows
 
 
 @task(name="publish-report")
 def publish_report(report_dir: Path = REPORT_DIR) -> str:
     """Show the trade-off table and report in the Prefect UI under stable artifact keys."""
     rows = [
-        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+        {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.table_fields().items()}
         for row in collect_rows()
     ]
     create_table_artifact(key="distill-tradeoffs", table=rows, description="Every variant, measured the same way")

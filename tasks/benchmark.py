@@ -2,235 +2,30 @@
 
 ``python -m tasks.benchmark`` (stage ``benchmark``) loads the teacher and every model the params
 build (each student, its int8 copies, its PCA models and their int8 copies) and times them on one
-fixed sentence set, a seeded mix of STSb test and held-out corpus sentences:
+fixed sentence set in interleaved rounds (``sentence_distill/benchmark.py`` says how).
 
-- throughput: ``encode`` of all the sentences at ``benchmark.batch_size`` (sentences/s);
-- latency: ``encode`` of one sentence at a time (batch 1), ``benchmark.latency_queries`` per round.
-
-After a warm-up, each round times every model once, in a newly shuffled order, so a neighbour's
-load on a shared machine hits all of them alike. A model's speed-up is its time against the
-teacher's time *in the same round*, summarised as the median over rounds with the quartiles as its
-spread; its speed-up over its own fp32 model is taken the same way. torch, ONNX Runtime and
-OpenVINO all run with ``benchmark.threads``. With ``benchmark.device: auto`` and CUDA present, fp32
-models run on the GPU and int8 models on the CPU, each compared with the teacher on its own device.
-
-Writes ``metrics/benchmark.json``: per model its throughput, speed-ups and latency, and an
-``environment`` block (CPU, cores, threads, device, library versions, git commit). This is the only
-place the project measures speed: the report reads it.
+Writes ``metrics/benchmark.json`` (``sentence_distill/records/benchmark.py``): per model its throughput,
+speed-ups and latency, and an ``environment`` block (CPU, cores, threads, device, library versions, git
+commit). This is the only place the project measures speed: the report reads it.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import logging
-import os
-import platform
-import random
-import statistics
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import StaticEmbedding
-from tqdm.auto import tqdm
-
-from sentence_distill.cli import configure_logging
-from sentence_distill.data.corpus import corpus_sentences, stsb_pairs
-from sentence_distill.fileio import write_json
-from sentence_distill.models import load_model, load_variant
-from sentence_distill.config.params import BenchmarkParams, Params, load_or_exit
-from sentence_distill.paths import BENCHMARK_FILE, FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
-
-log = logging.getLogger(__name__)
-
-VERSIONED_PACKAGES = ("torch", "sentence-transformers", "transformers", "onnxruntime", "openvino", "optimum-intel")
-
-
-@dataclass
-class Timed:
-    """A model in the benchmark: what it is compared with, and its times per round."""
-
-    model: SentenceTransformer
-    device: str
-    reference: str  # the teacher on the same device
-    fp32: str  # the fp32 model it was made from (itself for fp32 models)
-    seconds: list[float] = field(default_factory=list)  # one throughput time per round
-    latencies: list[float] = field(default_factory=list)  # every single-sentence time, all rounds
-
-
-def benchmark_sentences(count: int, seed: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
-    """``count`` sentences, half distinct STSb test sentences and half held-out corpus sentences, shuffled."""
-    pairs = stsb_pairs("test", prepared_dir)
-    stsb = list(dict.fromkeys(pairs["sentence1"] + pairs["sentence2"]))
-    heldout = list(dict.fromkeys(corpus_sentences("heldout", prepared_dir)))
-    rng = random.Random(seed)
-    from_corpus = rng.sample(heldout, min(count // 2, len(heldout)))
-    chosen = from_corpus + rng.sample(stsb, min(count - len(from_corpus), len(stsb)))
-    rng.shuffle(chosen)
-    return chosen
-
-
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    """Lower quartile, median and upper quartile (all three the value itself for a single value)."""
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
-
-
-def ratio_summary(reference_seconds: list[float], seconds: list[float]) -> dict:
-    """Per round, how many times faster than the reference; the median over rounds and its spread."""
-    q1, median, q3 = quartiles([r / s for r, s in zip(reference_seconds, seconds, strict=True)])
-    return {"median": median, "q1": q1, "q3": q3}
-
-
-def summarise(timed: dict[str, Timed], sentences: int) -> dict[str, dict]:
-    """Each model's throughput, speed-ups over its teacher and its own fp32 model, and latency."""
-    results = {}
-    for label, t in timed.items():
-        per_second = [sentences / s for s in t.seconds]
-        q1, median, q3 = quartiles(per_second)
-        latency_ms = sorted(1000 * s for s in t.latencies)
-        results[label] = {
-            "device": t.device,
-            "sentences_per_second": {"median": median, "q1": q1, "q3": q3},
-            "speedup_vs_teacher": ratio_summary(timed[t.reference].seconds, t.seconds),
-            "speedup_vs_fp32": ratio_summary(timed[t.fp32].seconds, t.seconds),
-            "fp32_model": t.fp32,
-            "latency_ms": {
-                "p50": statistics.median(latency_ms),
-                "p95": latency_ms[min(len(latency_ms) - 1, round(0.95 * (len(latency_ms) - 1)))],
-            },
-        }
-    return results
-
-
-def architecture(model: SentenceTransformer) -> dict:
-    """Layer count and width of a torch model's Transformer: what makes two models' speeds comparable.
-    A static table has no layers."""
-    if isinstance(model[0], StaticEmbedding):
-        return {"model_type": "static", "layers": 0, "hidden_size": model[0].get_embedding_dimension()}
-    config = model[0].auto_model.config
-    return {"model_type": config.model_type, "layers": config.num_hidden_layers, "hidden_size": config.hidden_size}
-
-
-def fp32_device(params: BenchmarkParams) -> str:
-    return "cuda" if params.device == "auto" and torch.cuda.is_available() else "cpu"
-
-
-def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, dict]]:
-    """The teacher (on each device used) and every variant of every student, ready to time."""
-    bench = params.benchmark
-    device = fp32_device(bench)
-    teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
-    timed = {TEACHER: Timed(teacher.to(device), device, TEACHER, TEACHER)}
-    shapes = {TEACHER: architecture(teacher)}
-    for name in params.students:
-        for dim in [None, *params.pca_dims_for(name)]:
-            fp32 = variant_label(name, FP32, dim)
-            for group in student_groups(name, params.backends_for(name)):
-                label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
-                if not folder.is_dir():
-                    raise FileNotFoundError(f"{folder} not found: build every model (dvc repro) before the benchmark")
-                on = device if group == FP32 else "cpu"
-                reference = TEACHER if on == device else f"{TEACHER}-cpu"
-                if reference not in timed:
-                    timed[reference] = Timed(load_model(params.teacher.model, params.teacher.max_seq_length).to("cpu"), "cpu", reference, reference)
-                model = load_variant(folder, threads=bench.threads, **({"device": on} if group == FP32 else {}))
-                timed[label] = Timed(model, on, reference, fp32)
-                if group == FP32 and dim is None:
-                    shapes[label] = architecture(model)
-    return timed, shapes
-
-
-def time_rounds(timed: dict[str, Timed], sentences: list[str], params: BenchmarkParams) -> None:
-    """Warm every model up, then time them all in ``rounds`` rounds, in a new shuffled order each round."""
-    queries = sentences[: params.latency_queries]
-    for t in timed.values():
-        t.model.encode(sentences[: params.batch_size], batch_size=params.batch_size)
-        for query in queries[:3]:
-            t.model.encode([query], batch_size=1)
-    rng = random.Random(params.seed)
-    progress = tqdm(total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)")  # drawn between timings
-    for round_number in range(params.rounds):
-        order = list(timed)
-        rng.shuffle(order)
-        for label in order:
-            t = timed[label]
-            started = time.perf_counter()
-            t.model.encode(sentences, batch_size=params.batch_size)
-            t.seconds.append(time.perf_counter() - started)
-            for query in queries:
-                started = time.perf_counter()
-                t.model.encode([query], batch_size=1)
-                t.latencies.append(time.perf_counter() - started)
-            progress.update()
-        log.info("round %d of %d timed", round_number + 1, params.rounds)
-    progress.close()
-
-
-def environment(params: BenchmarkParams) -> dict:
-    """What the figures depend on besides the models: the machine, the threads, the libraries, the code."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    device = fp32_device(params)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "threads": params.threads,
-        "device": device,
-        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-        "python": sys.version.split()[0],
-        "versions": versions,
-        "git_commit": commit or None,
-    }
-
-
-def run_benchmark(params: Params) -> dict:
-    bench = params.benchmark
-    torch.set_num_threads(bench.threads)
-    sentences = benchmark_sentences(bench.sentences, bench.seed)
-    timed, shapes = load_models(params)
-    log.info("timing %d models on %d sentences, %d rounds", len(timed), len(sentences), bench.rounds)
-    started = time.perf_counter()
-    time_rounds(timed, sentences, bench)
-    models = summarise(timed, len(sentences))
-    for label, shape in shapes.items():
-        models[label]["architecture"] = shape
-    result = {
-        "method": {
-            "sentences": len(sentences), "batch_size": bench.batch_size, "latency_queries": len(sentences[: bench.latency_queries]),
-            "rounds": bench.rounds, "seed": bench.seed, "seconds": round(time.perf_counter() - started, 1),
-        },
-        "environment": environment(bench),
-        "models": models,
-    }
-    write_json(BENCHMARK_FILE, result)
-    return result
+from sentence_distill.benchmark import run_benchmark
+from sentence_distill.cli import stage_main
+from sentence_distill.config.load import load_or_exit
+from sentence_distill.paths import BENCHMARK_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
     if argv if argv is not None else sys.argv[1:]:
         print("usage: python -m tasks.benchmark  (settings: the benchmark section of params.yaml)", file=sys.stderr)
         return 2
-    run_benchmark(load_or_exit())
+    run_benchmark(load_or_exit(check_inputs=False)).write(BENCHMARK_FILE)
     return 0
 
 
 if __name__ == "__main__":
-    configure_logging()
-    raise SystemExit(main())
+    raise SystemExit(stage_main(main))

@@ -15,6 +15,8 @@ from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, ndcg_score, v_measure_score
 
+from sentence_distill.records.evaluation import FamilyScores, ShotScores, VariantMetrics
+
 
 def few_shot_classification(embeddings: np.ndarray, labels: np.ndarray, per_class: int, draws: int, seed: int) -> dict[str, float]:
     """Accuracy and macro-F1 of a logistic regression trained on ``per_class`` examples of each label
@@ -108,7 +110,7 @@ def translation_scores(sources: np.ndarray, targets: np.ndarray) -> dict[str, fl
     }
 
 
-KEPT_SHARES = {  # each family's kept share: this figure of a model over the teacher's
+KEPT_SHARES = {  # each family's kept share (a VariantMetrics field): this figure of a model over the teacher's
     "stsb_test_kept": "stsb_test_spearman",
     "classification_kept": "classification_accuracy",
     "clustering_kept": "clustering_v_measure",
@@ -120,29 +122,39 @@ def family_scores(
     vectors: Mapping[str, np.ndarray], documents: Sequence[str], topics: Sequence[str],
     pairs: Sequence[tuple[str, str, float]], *, shots: Sequence[int], draws: int, clustering_seeds: int, retrieval_min_score: float,
     translations: Sequence[tuple[str, str]] = (),
-) -> dict[str, float]:
+) -> FamilyScores:
     """Classification, clustering and retrieval figures of one variant from its vectors of the
     evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector); with
     ``translations`` (held-out parallel pairs), translation retrieval too."""
     labels = np.asarray(topics)
     articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
-    scores: dict[str, float] = {}
-    for shot in shots:
-        for metric, value in few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot).items():
-            scores[f"classification_{metric}_{shot}shot"] = value
-    scores["classification_accuracy"] = float(np.mean([scores[f"classification_accuracy_{shot}shot"] for shot in shots]))
-    scores["clustering_v_measure"] = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
-    for metric, value in retrieval_scores(pairs, vectors, retrieval_min_score).items():
-        scores[f"retrieval_{metric}"] = value
+    by_shot = {
+        shot: ShotScores(**few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot)) for shot in shots
+    }
+    clustering = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
+    retrieval = retrieval_scores(pairs, vectors, retrieval_min_score)
+    translation = {}
     if translations:
         sources, targets = zip(*translations)
-        scores |= translation_scores(np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets]))
-    return scores
+        translation = translation_scores(np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets]))
+    return FamilyScores(
+        classification_shots=by_shot,
+        classification_accuracy=float(np.mean([by_shot[shot].accuracy for shot in shots])),
+        clustering_v_measure=clustering,
+        retrieval_ndcg_at_10=retrieval["ndcg_at_10"],
+        retrieval_mrr_at_10=retrieval["mrr_at_10"],
+        **translation,
+    )
 
 
-def kept_shares(metrics: dict, teacher: dict) -> dict[str, float]:
-    """Each family's share of the teacher's figure, and their mean (what the report can rank on)."""
-    kept = {name: metrics[key] / teacher[key] for name, key in KEPT_SHARES.items() if key in metrics and key in teacher}
+def kept_shares(metrics: VariantMetrics, teacher: VariantMetrics) -> dict[str, float]:
+    """Each family's share of the teacher's figure, and their mean (what the report can rank on), as
+    ``VariantMetrics`` fields."""
+    kept = {
+        name: getattr(metrics, key) / getattr(teacher, key)
+        for name, key in KEPT_SHARES.items()
+        if getattr(metrics, key) is not None and getattr(teacher, key) is not None
+    }
     if len(kept) == len(KEPT_SHARES):
         kept["families_kept_mean"] = float(np.mean(list(kept.values())))
     return kept

@@ -7,18 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from tasks.benchmark import Timed, quartiles, summarise
-from sentence_distill.config.params import Params, parse_params
-from tasks.report import (
+from sentence_distill.benchmark import Timed, quartiles, summarise
+from sentence_distill.config.load import parse_params
+from sentence_distill.config.schema import Params
+from sentence_distill.records.benchmark import BenchmarkFile
+from sentence_distill.records.summary import ComparisonRow, EmbeddingPoint, ModelPoint, Summary, read_points
+from sentence_distill.report.build import build_report
+from sentence_distill.report.plots import plot
+from sentence_distill.report.reference_comparison import curve_text, option1_finding
+from sentence_distill.report.rows import (
     best_student,
-    build_report,
     collect_rows,
-    curve_text,
     fastest_within_one_point,
     model_rows,
-    option1_finding,
     pareto_front,
-    plot,
     sanity_warnings,
     storage_front,
 )
@@ -81,8 +83,9 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
                      "L2-pca64-emb-int8": precision(0.749, 64, "int8")},
     }
     benchmark = {
-        "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42},
-        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "git_commit": "abcdef0"},
+        "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42, "seconds": 10.0},
+        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "python": "3.11.7",
+                        "versions": {}, "git_commit": "abcdef0"},
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=6),
             "L3": speed(1.8, 1.7, 1.9, "L3", layers=3),
@@ -104,12 +107,13 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
 
 def test_rows_join_quality_and_speed(metrics) -> None:
     eval_dir, benchmark_file, params = metrics
-    rows = {r["model"]: r for r in collect_rows(params, eval_dir, benchmark_file)}
+    rows = {r.model: r for r in collect_rows(params, eval_dir, benchmark_file)}
     assert len(rows) == 16
-    assert rows["L3-onnx-int8"]["speedup"] == 3.0 and rows["L3-onnx-int8"]["speedup_vs_fp32"] == 1.67
-    assert rows["L3-onnx-int8"]["stsb_test_kept"] == pytest.approx(0.792 / 0.80)
-    assert rows["L3-emb-int8"]["kind"] == "embedding" and "speedup" not in rows["L3-emb-int8"]
-    assert rows["L3-emb-int8"]["base"] == "L3" and rows["L3-emb-int8"]["precision"] == "int8"
+    assert rows["L3-onnx-int8"].speedup == 3.0 and rows["L3-onnx-int8"].speed.speedup_vs_fp32.median == 1.67
+    assert rows["L3-onnx-int8"].stsb_test_kept == pytest.approx(0.792 / 0.80)
+    assert rows["L3-emb-int8"].kind == "embedding" and rows["L3-emb-int8"].speed is None
+    assert rows["L3-emb-int8"].base == "L3" and rows["L3-emb-int8"].precision == "int8"
+    assert rows["L3-onnx-int8"].table_fields()["speedup_vs_fp32"] == 1.67  # the flat row the Prefect UI shows
 
 
 def test_a_model_missing_from_the_benchmark_is_an_error(metrics) -> None:
@@ -124,15 +128,15 @@ def test_a_model_missing_from_the_benchmark_is_an_error(metrics) -> None:
 def test_fronts_best_student_and_fastest_within_one_point(metrics) -> None:
     eval_dir, benchmark_file, params = metrics
     rows = collect_rows(params, eval_dir, benchmark_file)
-    models = [r for r in rows if r["kind"] == "model"]
+    models = [r for r in rows if r.kind == "model"]
     # L3-pca64 (1.85x) is inside L3's spread (1.7-1.9x) and scores lower: L3 beats it.
     # L2 (2.6x, 0.76) is slower than L3-onnx-int8 (3.0x, 0.792) beyond the spread: beaten.
     assert pareto_front(models) == {"teacher", "L3", "L3-onnx-int8", "L2-onnx-int8"}
-    assert best_student(rows)["model"] == "L3"  # the teacher's embedding precisions are not students
-    assert fastest_within_one_point(rows)["model"] == "L3-onnx-int8"  # 0.792 >= 0.80 - 0.01; L3-pca64 at 0.789 is not
-    storage = [r for r in rows if r["kind"] == "embedding" or r["fp32_model"] == r["model"]]
-    assert {r["model"] for r in storage} >= {"teacher", "L3", "L3-pca64", "L3-emb-binary"}
-    assert "L3-onnx-int8" not in {r["model"] for r in storage}
+    assert best_student(rows).model == "L3"  # the teacher's embedding precisions are not students
+    assert fastest_within_one_point(rows).model == "L3-onnx-int8"  # 0.792 >= 0.80 - 0.01; L3-pca64 at 0.789 is not
+    storage = [r for r in rows if r.kind == "embedding" or r.fp32_model == r.model]
+    assert {r.model for r in storage} >= {"teacher", "L3", "L3-pca64", "L3-emb-binary"}
+    assert "L3-onnx-int8" not in {r.model for r in storage}
     # teacher-emb-uint8: 384 bytes at 0.795 beats every 384-byte int8 embedding and the float32 students.
     assert storage_front(storage) == {"teacher", "teacher-emb-uint8", "L3-pca64", "L3-pca64-emb-int8", "teacher-emb-binary"}
 
@@ -143,24 +147,24 @@ def test_ranking_on_the_average_of_the_task_families(metrics) -> None:
     eval_dir, benchmark_file, params = metrics
     params = params.model_copy(update={"report": params.report.model_copy(update={"rank_on": "average"})})
     rows = collect_rows(params, eval_dir, benchmark_file)
-    assert best_student(rows)["model"] == "L3-pca64"
+    assert best_student(rows).model == "L3-pca64"
     assert pareto_front(model_rows(rows)) == {"L3-pca64", "L3-onnx-int8", "L2-onnx-int8"}  # above the teacher, and faster
-    assert best_student(collect_rows(metrics[2], eval_dir, benchmark_file))["model"] == "L3"  # on STSb, as before
+    assert best_student(collect_rows(metrics[2], eval_dir, benchmark_file)).model == "L3"  # on STSb, as before
 
 
 def test_sanity_flags_fewer_layers_measured_slower(metrics) -> None:
     eval_dir, benchmark_file, params = metrics
     benchmark = json.loads(benchmark_file.read_text())
     rows = collect_rows(params, eval_dir, benchmark_file)
-    assert sanity_warnings(rows, benchmark) == []
+    assert sanity_warnings(rows, BenchmarkFile.from_dict(benchmark)) == []
     benchmark["models"]["L2"] = speed(1.5, 1.4, 1.6, "L2", layers=2)  # below L3's 1.7-1.9x
     benchmark_file.write_text(json.dumps(benchmark))
     rows = collect_rows(params, eval_dir, benchmark_file)
-    [warning] = sanity_warnings(rows, benchmark)
+    [warning] = sanity_warnings(rows, BenchmarkFile.from_dict(benchmark))
     assert warning.startswith("L2 (2 layers) measured slower than L3 (3 layers) beyond the spread")
     benchmark["models"]["L2"] = speed(1.65, 1.55, 1.75, "L2", layers=2)  # slower, but inside the spread
     benchmark_file.write_text(json.dumps(benchmark))
-    assert sanity_warnings(collect_rows(params, eval_dir, benchmark_file), benchmark) == []
+    assert sanity_warnings(collect_rows(params, eval_dir, benchmark_file), BenchmarkFile.from_dict(benchmark)) == []
 
 
 def test_report_files(metrics, tmp_path: Path) -> None:
@@ -169,12 +173,13 @@ def test_report_files(metrics, tmp_path: Path) -> None:
     assert "| L3-onnx-int8 * | 384 | 79.20 | -1.00% | 99.0% | 99.0% | 99.0% | 99.0% | 300 | 3.00x [2.80-3.20] | 1.67x |" in text
     assert "| L3-pca64-emb-int8 * | 64 | int8 | 64 | 77.90 | -2.62% | 97.4% | 97.4% | 97.4% | 97.4% |" in text
     assert "7 interleaved rounds" in text and "2 threads" in text
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["best_student"] == "L3" and summary["fastest_within_one_point"] == "L3-onnx-int8"
-    assert "Side by side with the reference" not in text and "reference_comparison" not in summary  # report.compare_with_reference: false
+    summary = Summary.read(tmp_path / "summary.json")
+    assert summary.best_student == "L3" and summary.fastest_within_one_point == "L3-onnx-int8"
+    assert "Side by side with the reference" not in text and "reference_comparison" not in json.loads((tmp_path / "summary.json").read_text())  # report.compare_with_reference: false
     for name in ("models.png", "embeddings.png", "models.json", "embeddings.json"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
-    assert {r["model"] for r in json.loads((tmp_path / "reports" / "models.json").read_text())} == {
+    assert {p.model: p.bytes_per_embedding for p in read_points(tmp_path / "reports" / "embeddings.json", EmbeddingPoint)}["L3-emb-binary"] == 48
+    assert {r.model for r in read_points(tmp_path / "reports" / "models.json", ModelPoint)} == {
         "teacher", "L3", "L3-onnx-int8", "L3-pca64", "L3-pca64-onnx-int8", "L2", "L2-onnx-int8", "L2-pca64", "L2-pca64-onnx-int8"
     }
 
@@ -207,8 +212,9 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
         "MiniLM-pca128": {"MiniLM-pca128": figures(0.8150, 128)},
     }
     benchmark = {
-        "method": {"sentences": 256, "batch_size": 32, "latency_queries": 16, "rounds": 5, "seed": 42},
-        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "git_commit": "abcdef0"},
+        "method": {"sentences": 256, "batch_size": 32, "latency_queries": 16, "rounds": 5, "seed": 42, "seconds": 10.0},
+        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "python": "3.11.7",
+                        "versions": {}, "git_commit": "abcdef0"},
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=12),
             "L12": speed(1.0, 0.95, 1.05, "L12", layers=12),
@@ -260,15 +266,15 @@ def test_side_by_side_with_the_reference(reference_metrics, tmp_path: Path) -> N
         "the teacher.\"): MiniLM keeps 98.30% of our teacher's STSb at 2.35x [2.25-2.45]; the pruned student closest in "
         "speed (spreads overlap): L5 keeps 100.10% of our teacher's STSb at 2.30x [2.20-2.40]. The claim holds here"
     ) in section
-    comparison = json.loads((tmp_path / "summary.json").read_text())["reference_comparison"]
-    assert [(r["model"], r["kind"]) for r in comparison["rows"]] == [
+    comparison = Summary.read(tmp_path / "summary.json").reference_comparison
+    assert [(r.model, r.kind) for r in comparison.rows] == [
         ("teacher", "teacher"), ("L12", "teacher_copy"), ("L6", "pruned"), ("L5", "pruned"), ("L12-pca128", "teacher_pca"),
         ("MiniLM", "option1"),
     ]
-    l6 = comparison["rows"][2]
-    assert l6["reference_stsb"] == 85.23 and l6["reference_speedup"] == pytest.approx(4000 / 2300)
-    assert l6["stsb_test_kept"] == pytest.approx(0.8426 / MPNET_STSB) and l6["speedup"] == 1.96
-    assert comparison["option1"] == [{"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds",
+    l6 = comparison.rows[2]
+    assert l6.reference_stsb == 85.23 and l6.reference_speedup == pytest.approx(4000 / 2300)
+    assert l6.stsb_test_kept == pytest.approx(0.8426 / MPNET_STSB) and l6.speedup == 1.96
+    assert [f.to_dict() for f in comparison.option1] == [{"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds",
                                      "pruned_curve": None}]  # no pruned student faster than it
 
 
@@ -288,8 +294,8 @@ def test_side_by_side_reads_a_trade_off_off_the_pruned_students_curve(reference_
         "On the pruned students' curve (a straight line in log speed-up between L6 and L5), a pruned student at MiniLM's "
         "2.10x would keep 100.61%: MiniLM lies 2.32 points below it, so on that curve the claim holds here."
     ) in section
-    finding = json.loads((tmp_path / "summary.json").read_text())["reference_comparison"]["option1"][0]
-    assert finding["verdict"] == "trade-off" and finding["pruned_curve"]["between"] == ["L6", "L5"]
+    finding = Summary.read(tmp_path / "summary.json").reference_comparison.option1[0]
+    assert finding.verdict == "trade-off" and finding.pruned_curve.between == ["L6", "L5"]
 
 
 def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_path: Path) -> None:
@@ -303,29 +309,31 @@ def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_pat
     assert "| L3 | 3 of the teacher's layers, distilled | 3 | 384 | - | - | 79.50 | -0.62% | - | 1.80x [1.70-1.90] |" in section
     assert "no student with its own `model:` in this run, so the claim is not tested here." in section
     assert "L3-pca64 |" not in section and "L3-onnx-int8" not in section  # a pruned student's PCA and int8 models: no reference row
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["reference_comparison"]["students_matched"] is False and summary["reference_comparison"]["option1"] == []
+    comparison = Summary.read(tmp_path / "summary.json").reference_comparison
+    assert comparison.students_matched is False and comparison.option1 == []
 
 
-def comparison_row(name: str, kept: float, median: float) -> dict:
-    """A row of the side-by-side comparison as ``option1_finding`` reads it: STSb kept and speed-up (spread 0.1)."""
-    return {"model": name, "stsb_test_kept": kept, "speedup": median, "speedup_q1": median - 0.05, "speedup_q3": median + 0.05}
+def comparison_row(name: str, kept: float, median: float) -> ComparisonRow:
+    """A row of the side-by-side comparison; ``option1_finding`` reads its STSb kept and speed-up (spread 0.1)."""
+    return ComparisonRow(model=name, kind="pruned", what=name, layers=1, dimension=384, reference_stsb=None,
+                         reference_stsb_kept=None, reference_speedup=None, stsb=80 * kept, stsb_test_kept=kept,
+                         speedup=median, speedup_q1=median - 0.05, speedup_q3=median + 0.05, device="cpu")
 
 
 def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> None:
     """No pruned student's spread overlaps: the nearest median is taken, and a faster, better one answers the claim."""
     option1 = comparison_row("Small", 0.95, 3.0)
     l2, l1, l4 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1), comparison_row("L4", 0.99, 2.2)
-    assert option1_finding(option1, [l4, l2, l1]) == {
+    assert option1_finding(option1, [l4, l2, l1]).to_dict() == {
         "student": "Small", "closest_pruned": ["L2"], "same_speed": False, "verdict": "holds",
         "pruned_curve": {"between": ["L4", "L2"], "stsb_test_kept": pytest.approx(0.9758, abs=1e-4),
                          "option1_lead": pytest.approx(-0.0258, abs=1e-4)},  # 0.99 + ln(3/2.2)/ln(3.4/2.2) * (0.97 - 0.99)
     }
-    assert option1_finding(option1, [l4])["verdict"] == "trade-off"  # slower but better
-    assert option1_finding(option1, [l1])["verdict"] == "trade-off"  # faster but worse
-    assert option1_finding(option1, [comparison_row("L3", 0.90, 3.0)])["verdict"] == "does not hold"
-    assert option1_finding(option1, [])["verdict"] == "no pruned student"
-    assert option1_finding(option1, [l4])["pruned_curve"] is None  # nothing faster to draw the curve to
+    assert option1_finding(option1, [l4]).verdict == "trade-off"  # slower but better
+    assert option1_finding(option1, [l1]).verdict == "trade-off"  # faster but worse
+    assert option1_finding(option1, [comparison_row("L3", 0.90, 3.0)]).verdict == "does not hold"
+    assert option1_finding(option1, []).verdict == "no pruned student"
+    assert option1_finding(option1, [l4]).pruned_curve is None  # nothing faster to draw the curve to
 
 
 def test_a_trade_off_is_read_off_the_pruned_students_curve() -> None:
@@ -334,13 +342,13 @@ def test_a_trade_off_is_read_off_the_pruned_students_curve() -> None:
     l2, l1 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1)  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
     small = comparison_row("Small", 0.95, 3.8)
     above, below = option1_finding(small, [l2, l1]), option1_finding(comparison_row("Small", 0.94, 3.8), [l2, l1])
-    assert above["verdict"] == below["verdict"] == "trade-off" and above["closest_pruned"] == ["L1"]
-    assert above["pruned_curve"]["between"] == ["L2", "L1"] and above["pruned_curve"]["stsb_test_kept"] == pytest.approx(0.9462, abs=1e-4)
-    assert above["pruned_curve"]["option1_lead"] > 0 > below["pruned_curve"]["option1_lead"]
-    assert curve_text(small, above["pruned_curve"]) == (
+    assert above.verdict == below.verdict == "trade-off" and above.closest_pruned == ["L1"]
+    assert above.pruned_curve.between == ["L2", "L1"] and above.pruned_curve.stsb_test_kept == pytest.approx(0.9462, abs=1e-4)
+    assert above.pruned_curve.option1_lead > 0 > below.pruned_curve.option1_lead
+    assert curve_text(small, above.pruned_curve) == (
         "On the pruned students' curve (a straight line in log speed-up between L2 and L1), a pruned student at Small's "
         "3.80x would keep 94.62%: Small lies 0.38 points above it, so on that curve the claim does not hold here.")
-    assert curve_text(small, below["pruned_curve"]).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
+    assert curve_text(small, below.pruned_curve).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
 
 
 def test_chart_labels_never_overlap(tmp_path: Path) -> None:
@@ -356,10 +364,10 @@ def test_speedups_are_per_round_ratios_then_the_median() -> None:
     student = Timed(None, "cpu", "teacher", "student", seconds=[0.5, 1.0, 0.6], latencies=[0.004, 0.005, 0.100])
     int8 = Timed(None, "cpu", "teacher", "student", seconds=[0.25, 0.8, 0.4], latencies=[0.002] * 3)
     result = summarise({"teacher": teacher, "student": student, "student-int8": int8}, sentences=100)
-    assert result["student"]["speedup_vs_teacher"] == {"median": 2.0, "q1": 2.0, "q3": 2.0}
-    assert result["student-int8"]["speedup_vs_teacher"] == pytest.approx({"median": 3.0, "q1": 2.75, "q3": 3.5})  # 4.0, 2.5, 3.0
-    assert result["student-int8"]["speedup_vs_fp32"]["median"] == pytest.approx(1.5)  # ratios 2.0, 1.25, 1.5
-    assert result["student"]["sentences_per_second"]["median"] == pytest.approx(100 / 0.6)
-    assert result["student"]["latency_ms"]["p50"] == pytest.approx(5.0)
-    assert result["student"]["latency_ms"]["p95"] == pytest.approx(100.0)
+    assert result["student"].speedup_vs_teacher.to_dict() == {"median": 2.0, "q1": 2.0, "q3": 2.0}
+    assert result["student-int8"].speedup_vs_teacher.to_dict() == pytest.approx({"median": 3.0, "q1": 2.75, "q3": 3.5})  # 4.0, 2.5, 3.0
+    assert result["student-int8"].speedup_vs_fp32.median == pytest.approx(1.5)  # ratios 2.0, 1.25, 1.5
+    assert result["student"].sentences_per_second.median == pytest.approx(100 / 0.6)
+    assert result["student"].latency_ms.p50 == pytest.approx(5.0)
+    assert result["student"].latency_ms.p95 == pytest.approx(100.0)
     assert quartiles([4.0, 2.5, 3.0]) == (2.75, 3.0, 3.5)

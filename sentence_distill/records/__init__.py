@@ -1,0 +1,1 @@
+"""The files stages hand each other, as typed records: one definition per file, used by its writer and every reader."""
