@@ -51,16 +51,12 @@ class RunError(Exception):
 
 def read_json(path: Path) -> dict:
     if not path.is_file():
-        raise RunError(
-            f"{path} is missing: is this a finished run (`make run` ended with the report stage)?"
-        )
+        raise RunError(f"{path} is missing: is this a finished run (`make run` ended with the report stage)?")
     return json.loads(path.read_text())
 
 
 def git(run: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(run), *args], capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["git", "-C", str(run), *args], capture_output=True, text=True, check=False)
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
@@ -103,9 +99,7 @@ def table_after(text: str, heading: str) -> list[list[str]]:
     for line in text[start:].splitlines()[1:]:
         if line.startswith("|"):
             if not set(line) <= set("|-: "):
-                rows.append(
-                    [cell.strip() for cell in line.strip().strip("|").split("|")]
-                )
+                rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
         elif rows:
             break
     return rows
@@ -115,9 +109,7 @@ def headline(report: str, students: list[str]) -> list[str]:
     """At most ten rows of the model table: the teacher, the Pareto front (`*`), then each student's fp32 model."""
     header, *rows = table_after(report, "## Model compression")
     name = [row[0].removesuffix(" *") for row in rows]
-    chosen = [
-        i for i, row in enumerate(rows) if name[i] == "teacher" or row[0].endswith(" *")
-    ]
+    chosen = [i for i, row in enumerate(rows) if name[i] == "teacher" or row[0].endswith(" *")]
     chosen += [i for i in range(len(rows)) if name[i] in students and i not in chosen]
     chosen = sorted(chosen[:HEADLINE_ROWS])
     columns = [header.index(c) for c in HEADLINE_COLUMNS if c in header]
@@ -131,9 +123,7 @@ def headline(report: str, students: list[str]) -> list[str]:
 
 def demoted(report: str) -> str:
     """The report's text one heading level down, under the page's own title."""
-    return re.sub(
-        r"^(#+) ", lambda m: "#" + m.group(1) + " ", report, flags=re.MULTILINE
-    ).strip()
+    return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", report, flags=re.MULTILINE).strip()
 
 
 def students_table(run: Path, students: list[str]) -> list[str]:
@@ -159,17 +149,11 @@ def students_table(run: Path, students: list[str]) -> list[str]:
 def run_facts(run: Path, profile: str) -> dict:
     report_file = run / "reports" / "report.md"
     if not report_file.is_file():
-        raise RunError(
-            f"{report_file} is missing: is this a finished run (`make run` ended with the report stage)?"
-        )
+        raise RunError(f"{report_file} is missing: is this a finished run (`make run` ended with the report stage)?")
     benchmark = read_json(run / "metrics" / "benchmark.json")
     summary = read_json(run / "metrics" / "summary.json")
     params = yaml.safe_load((run / "params.yaml").read_text())
-    commit = (
-        git(run, "rev-parse", "HEAD")
-        or benchmark["environment"].get("git_commit")
-        or "unknown"
-    )
+    commit = git(run, "rev-parse", "HEAD") or benchmark["environment"].get("git_commit") or "unknown"
     edited = git(
         run,
         "status",
@@ -182,9 +166,7 @@ def run_facts(run: Path, profile: str) -> dict:
         "sentence_distill",
         "dvc.yaml",
     )
-    finished = dt.datetime.fromtimestamp(
-        (run / "metrics" / "summary.json").stat().st_mtime, dt.UTC
-    )
+    finished = dt.datetime.fromtimestamp((run / "metrics" / "summary.json").stat().st_mtime, dt.UTC)
     return {
         "run": run,
         "profile": profile,
@@ -213,49 +195,42 @@ def page(facts: dict, charts: dict[str, str]) -> str:
     )
     cpu, prepare = facts["cpu"], facts["prepare"]
     bench_commit = str(env.get("git_commit") or "unknown")
-    versions = ", ".join(
-        f"{k} {v}" for k, v in sorted((env.get("versions") or {}).items()) if v
-    )
+    versions = ", ".join(f"{k} {v}" for k, v in sorted((env.get("versions") or {}).items()) if v)
     params_line = (
         "`params.yaml` as committed"
         if facts["profile"] == "default"
         else f"`profiles/{facts['profile']}.yaml` selected as `params.yaml`"
+    )
+    commit = f"`{facts['commit'][:10]}`"
+    if not facts["commit"].startswith(bench_commit[:10]):
+        commit += f" (benchmark stage at `{bench_commit[:10]}`)"
+    if facts["edited"]:
+        commit += " with local edits to: " + ", ".join(line[3:] for line in facts["edited"].splitlines())
+    device = env.get("device", "?") + (f" ({env['gpu']})" if env.get("gpu") else "")
+    benchmark = (
+        f"device {device}, {env.get('threads', '?')} threads, {method.get('rounds', '?')} interleaved rounds of "
+        f"{method.get('sentences', '?')} sentences at batch {method.get('batch_size', '?')}; "
+        f"Python {env.get('python', '?')}" + (f"; {versions}" if versions else "")
+    )
+    corpus = (
+        f"Corpus: {prepare.get('kept', '?')} sentences kept ({prepare.get('train', '?')} train, "
+        f"{prepare.get('heldout', '?')} held out) of {prepare.get('read', '?')} read; "
+        f"{(prepare.get('documents') or {}).get('articles', '?')} evaluation articles."
     )
     lines = [
         f"# Results: {facts['profile']} profile",
         "",
         "Generated by `bench/results_page.py` from a finished run; do not edit by hand.",
         "",
-        f"- **Commit**: `{facts['commit'][:10]}`"
-        + (
-            f" (benchmark stage at `{bench_commit[:10]}`)"
-            if not facts["commit"].startswith(bench_commit[:10])
-            else ""
-        )
-        + (
-            " with local edits to: "
-            + ", ".join(line[3:] for line in facts["edited"].splitlines())
-            if facts["edited"]
-            else ""
-        ),
+        f"- **Commit**: {commit}",
         f"- **Params**: {params_line}",
-        (
-            f"- **CPU**: {cpu['model']} ({env.get('cores', '?')} cores); int8 instructions: **{cpu['int8']}** "
-            f"(from {cpu['source']})"
-        ),
-        f"- **Benchmark**: device {env.get('device', '?')}"
-        + (f" ({env['gpu']})" if env.get("gpu") else "")
-        + f", {env.get('threads', '?')} threads, {method.get('rounds', '?')} interleaved rounds of "
-        f"{method.get('sentences', '?')} sentences at batch {method.get('batch_size', '?')}; Python {env.get('python', '?')}"
-        + (f"; {versions}" if versions else ""),
+        f"- **CPU**: {cpu['model']} ({env.get('cores', '?')} cores); int8 instructions: **{cpu['int8']}** "
+        f"(from {cpu['source']})",
+        f"- **Benchmark**: {benchmark}",
         f"- **Date**: {facts['date']} (when the report stage wrote `metrics/summary.json`)",
         f"- **Regenerate**: {command(facts['profile'])}",
         "",
-        (
-            f"Corpus: {prepare.get('kept', '?')} sentences kept ({prepare.get('train', '?')} train, "
-            f"{prepare.get('heldout', '?')} held out) of {prepare.get('read', '?')} read; "
-            f"{(prepare.get('documents') or {}).get('articles', '?')} evaluation articles."
-        ),
+        corpus,
         "",
     ]
     for title, name in charts.items():
@@ -300,15 +275,9 @@ def refresh_readme(block: str, readme: Path = README) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--run", type=Path, default=Path("."), help="the finished run's project folder"
-    )
-    parser.add_argument(
-        "--profile", default="default", help="the profile the run used (names the page)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS_DIR, help="where the page and its charts go"
-    )
+    parser.add_argument("--run", type=Path, default=Path("."), help="the finished run's project folder")
+    parser.add_argument("--profile", default="default", help="the profile the run used (names the page)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the page and its charts go")
     parser.add_argument(
         "--readme",
         type=Path,
@@ -341,9 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / f"{args.profile}.md").write_text(page(facts, charts))
         if args.profile == "default":
             here = args.readme.resolve().parent
-            chart = os.path.relpath(
-                args.out.resolve() / f"{args.profile}-models.png", here
-            )
+            chart = os.path.relpath(args.out.resolve() / f"{args.profile}-models.png", here)
             page_link = os.path.relpath(args.out.resolve() / f"{args.profile}.md", here)
             refresh_readme(readme_block(facts, chart, page_link), args.readme)
     except RunError as error:
