@@ -30,11 +30,11 @@ run: $(VENV)/.installed
 # The same DAG driven by DVC alone.
 repro: $(VENV)/.installed
 	@if [ -n "$(PROFILE)" ]; then python -m flows.profile $(PROFILE); fi
-	python -m sentence_distill.config.params
+	python -m tasks.validate
 	dvc repro
 
 validate: $(VENV)/.installed
-	python -m sentence_distill.config.params
+	python -m tasks.validate
 
 # The whole suite (what CI runs); test-fast: the unit tier alone (no pipeline, server, training or browser: minutes).
 test: $(VENV)/.installed

@@ -27,7 +27,7 @@ from pathlib import Path
 from dvc.repo import Repo
 
 from sentence_distill.cli import configure_logging
-from sentence_distill.config.params import load_or_exit
+from sentence_distill.config.load import load_or_exit
 from sentence_distill.paths import (
     CURRENT_FINGERPRINT_FILE, EMBEDDINGS_DIR, STUDENT_EMBEDDINGS_DIR, TEACHER_FILE, student_embeddings_dir,
 )
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-commits", action="store_true", help="also keep DVC cache entries any git commit uses")
     parser.add_argument("--dry", action="store_true", help="list what would be removed; remove nothing")
     args = parser.parse_args(argv)
-    params = load_or_exit()
+    params = load_or_exit(check_inputs=False)
     with Repo(".") as repo:
         pending = repo.status()
         if pending or not Path("dvc.lock").is_file():

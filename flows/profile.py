@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from sentence_distill.fileio import atomic_path
-from sentence_distill.config.params import DEFAULT_PARAMS_FILE
+from sentence_distill.config.load import DEFAULT_PARAMS_FILE
 
 PROFILE_DIR = Path("profiles")
 

@@ -24,7 +24,7 @@ its embeddings cut to k dimensions and normalized.
 
 from __future__ import annotations
 
-from sentence_distill.cli import stage_main, run_for_student
+from sentence_distill.cli import run_for_student, stage_main
 from sentence_distill.config.schema import Params
 from sentence_distill.evaluation.variants import evaluation
 from sentence_distill.paths import TEACHER, eval_file

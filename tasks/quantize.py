@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentence_distill.cli import stage_main, run_for_student
+from sentence_distill.cli import run_for_student, stage_main
 from sentence_distill.config.schema import Params
 from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.fileio import write_json, write_note_dir

@@ -7,26 +7,29 @@ problem, exit 2) with every other output untouched. The file is declared ``persi
 delete it before this stage runs) and its content is the same for every valid params file, so a
 param change reruns this stage and then only the stages that read the changed param.
 
+``python -m tasks.validate`` is also the command that checks ``params.yaml`` by hand (``make validate``).
+
 Reads all of ``params.yaml``, the files, folders and models it names (configs only, and the packaged
-assets' digests). Writes ``data/validated.json``.
+assets' digests), the parallel-pairs file whole. Writes ``data/validated.json``.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+from sentence_distill.cli import stage_main
+from sentence_distill.config.load import DEFAULT_PARAMS_FILE, load_or_exit
 from sentence_distill.fileio import write_json
-from sentence_distill.config.params import DEFAULT_PARAMS_FILE, load_or_exit
 
 VALIDATED_FILE = Path("data/validated.json")
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_or_exit(DEFAULT_PARAMS_FILE)
+    load_or_exit(DEFAULT_PARAMS_FILE, check_inputs=True)
     write_json(VALIDATED_FILE, {"params_file": str(DEFAULT_PARAMS_FILE), "valid": True})
+    print(f"{DEFAULT_PARAMS_FILE}: ok")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(stage_main(main))

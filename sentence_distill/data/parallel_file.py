@@ -1,8 +1,10 @@
 """Parallel sentences as the params name them: a table of sources and their translations, read and checked the
-same way by the validate stage (before any model loads) and the prepare stage.
+same way by the validate stage (before any model loads) and the prepare stage. It reads the whole table, so the
+other stages do not check it at their start.
 
 A ``.tsv`` file with a header row (no quoting: a tab separates the columns, a line ends a row), a ``.parquet``
-file, or a hub dataset id (the ``train`` split of its ``subset``). An optional ``lang`` column is kept beside the two sides.
+file, or a hub dataset id (the ``train`` split of its ``subset``). An optional ``lang`` column is kept beside the
+two sides.
 """
 
 from __future__ import annotations
@@ -11,15 +13,11 @@ import csv
 import sys
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sentence_distill import assets
-
-if TYPE_CHECKING:  # sentence_distill.config.params checks the file with this module
-    from sentence_distill.config.params import ParallelParams
+from sentence_distill.config.schema import ParallelParams
 
 LANG_COLUMN = "lang"
 
@@ -36,7 +34,9 @@ def _tsv_table(path: Path) -> pa.Table:
             rows = list(reader)
             columns = reader.fieldnames or []
     except UnicodeDecodeError as exc:
-        raise ParallelFileError(f"prepare.parallel.file: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ParallelFileError(
+            f"prepare.parallel.file: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     return pa.table({name: [row.get(name) for row in rows] for name in columns})
 
 
@@ -64,14 +64,17 @@ def read_pairs(params: ParallelParams) -> pa.Table:
     for key, column in (("source_column", params.source_column), ("target_column", params.target_column)):
         if column not in table.column_names:
             raise ParallelFileError(
-                f"prepare.parallel.{key}: column {column!r} not in {ref} (columns: {', '.join(table.column_names) or 'none'})"
+                f"prepare.parallel.{key}: column {column!r} not in {ref} "
+                f"(columns: {', '.join(table.column_names) or 'none'})"
             )
     if table.num_rows == 0:
         raise ParallelFileError(f"prepare.parallel.file: {ref} has no rows (a header at most)")
     columns = {"source": params.source_column, "target": params.target_column}
     if LANG_COLUMN in table.column_names and LANG_COLUMN not in columns.values():
         columns[LANG_COLUMN] = LANG_COLUMN
-    pairs = pa.table({name: [None if v is None else str(v) for v in table[column].to_pylist()] for name, column in columns.items()})
+    pairs = pa.table(
+        {name: [None if v is None else str(v) for v in table[column].to_pylist()] for name, column in columns.items()}
+    )
     for side in ("source", "target"):
         if not any(text and text.strip() for text in pairs[side].to_pylist()):
             raise ParallelFileError(
@@ -89,7 +92,9 @@ def both_sides(source: str | None, target: str | None) -> bool:
 def check_parallel_file(params: ParallelParams) -> None:
     """``read_pairs``, and more pairs with both sides than the held-out and dev slices take."""
     pairs = read_pairs(params)
-    usable = sum(both_sides(s, t) for s, t in zip(pairs["source"].to_pylist(), pairs["target"].to_pylist()))
+    usable = sum(
+        both_sides(s, t) for s, t in zip(pairs["source"].to_pylist(), pairs["target"].to_pylist(), strict=True)
+    )
     if usable <= params.heldout_pairs + params.dev_pairs:
         raise ParallelFileError(
             f"prepare.parallel.heldout_pairs: {params.heldout_pairs} and dev_pairs {params.dev_pairs} leave no pair to "

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from bench.parallel_standin import backwards, write_standin
-from sentence_distill.config.params import ParamsError, parse_params
+from sentence_distill.config.load import ParamsError, parse_params
 from sentence_distill.evaluation.task_families import translation_scores
 from tests.project import run
 

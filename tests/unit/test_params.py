@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from sentence_distill import assets
-from sentence_distill.config import params as params_module
-from sentence_distill.config.params import ParamsError, load_params, parse_params
+from sentence_distill.config import checks
+from sentence_distill.config.load import ParamsError, load_params, parse_params
 from tests.project import ROOT, run
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
@@ -84,17 +84,54 @@ def test_invalid_params_name_the_key(case: str, raw: dict, message: str) -> None
     assert message in str(error.value)
 
 
+BOOLEANS = [  # YAML reads yes, on and true as a boolean: refused for a number, not taken as 1
+    ("int", with_change("teacher.batch_size", True), "teacher.batch_size: Input should be a valid integer (got True)"),
+    ("float", with_change("distill.learning_rate", True),
+     "distill.learning_rate: Input should be a valid number, not a boolean (got True)"),
+    ("student's float", with_change("students", {"L1": {"layers": [0], "distill": {"epochs": True}}}),
+     "students.L1.distill.epochs: Input should be a valid number, not a boolean (got True)"),
+    ("int in a list", with_change("pca.dims", [True]), "pca.dims.0: Input should be a valid integer (got True)"),
+]
+
+
+@pytest.mark.parametrize(("case", "raw", "message"), BOOLEANS, ids=[c[0] for c in BOOLEANS])
+def test_a_boolean_is_not_a_number(case: str, raw: dict, message: str) -> None:
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    assert str(error.value) == message
+
+
+def test_numbers_keep_their_written_forms() -> None:
+    """A float takes an integer, and text PyYAML did not read as a number (``1e-4``: YAML 1.1 wants a dot)."""
+    raw = with_change("distill.learning_rate", "1e-4")
+    raw["prepare"]["max_undecodable_share"] = 0
+    params = parse_params(raw, check_inputs=False)
+    assert params.distill.learning_rate == 1e-4 and params.prepare.max_undecodable_share == 0.0
+    with pytest.raises(ParamsError, match=r"^teacher.batch_size: Input should be a valid integer \(got 8.0\)$"):
+        parse_params(with_change("teacher.batch_size", 8.0))
+
+
+def test_stages_check_relations_but_not_inputs() -> None:
+    """A stage's start (``check_inputs=False``) reads no input the params name: the validate stage checked them."""
+    missing = with_change("prepare.corpus", "./no/such/corpus.txt")
+    assert parse_params(missing, check_inputs=False).prepare.corpus == "./no/such/corpus.txt"
+    with pytest.raises(ParamsError, match="prepare.corpus: file or folder './no/such/corpus.txt' does not exist"):
+        parse_params(missing)
+    with pytest.raises(ParamsError, match=r"^prepare.max_chars: 5 is not above prepare.min_chars=10"):
+        parse_params(with_change("prepare.max_chars", 5), check_inputs=False)
+
+
 @pytest.mark.parametrize("module", ["no_such_runtime_pkg", "optimum.no_such_runtime", "onnxruntime.no_such.sub"])
 def test_backend_without_its_packages_is_named(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     """Down to submodules: an installed `optimum` without the runtime's subpackage is not enough."""
-    monkeypatch.setitem(params_module.BACKEND_MODULES, "torch-int8", ("torch", module))
+    monkeypatch.setitem(checks.BACKEND_MODULES, "torch-int8", ("torch", module))
     with pytest.raises(ParamsError, match=f"quantize.backends: torch-int8 needs {module}, which is not installed"):
         parse_params(with_change("quantize.backends", ["torch-int8"]))
 
 
 def test_the_backends_runtime_submodules_are_checked() -> None:
-    assert "optimum.intel.openvino" in params_module.BACKEND_MODULES["openvino-int8"]
-    assert "optimum.onnxruntime" in params_module.BACKEND_MODULES["onnx-int8"]
+    assert "optimum.intel.openvino" in checks.BACKEND_MODULES["openvino-int8"]
+    assert "optimum.onnxruntime" in checks.BACKEND_MODULES["onnx-int8"]
 
 
 def corpus_file(tmp_path: Path, name: str, content: bytes) -> str:
@@ -208,7 +245,7 @@ def test_bad_params_exit_2_and_write_nothing(tiny_project: Path) -> None:
     params["students"] = {"L1": {"layers": [0, 9]}}
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params))
     before = sorted(p.relative_to(tiny_project) for p in tiny_project.rglob("*") if ".git" not in p.parts)
-    for command in (["python", "-m", "flows.pipeline"], ["python", "-m", "tasks.prepare"], ["python", "-m", "sentence_distill.config.params"]):
+    for command in (["python", "-m", "flows.pipeline"], ["python", "-m", "tasks.prepare"], ["python", "-m", "tasks.validate"]):
         result = run(command, tiny_project, check=False, timeout=300)
         assert result.returncode == 2, result.stderr
         assert "students.L1.layers: layer index [9] is outside the teacher" in result.stderr
