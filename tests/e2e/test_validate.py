@@ -10,9 +10,17 @@ import yaml
 from tests.project import run
 
 BAD_EDITS = [  # (case, (section, key, bad value) in a finished run's params.yaml, a line of what `dvc repro` prints)
-    ("layer outside the teacher", ("students", "L1", {"layers": [0, 9]}), "students.L1.layers: layer index [9] is outside the teacher"),
+    (
+        "layer outside the teacher",
+        ("students", "L1", {"layers": [0, 9]}),
+        "students.L1.layers: layer index [9] is outside the teacher",
+    ),
     ("cron minute 61", ("schedule", "cron", "61 3 * * *"), "schedule.cron: '61 3 * * *' is not a valid 5-field cron"),
-    ("missing corpus", ("prepare", "corpus", "data/no-such-corpus.txt"), "prepare.corpus: file or folder 'data/no-such-corpus.txt' does not exist"),
+    (
+        "missing corpus",
+        ("prepare", "corpus", "data/no-such-corpus.txt"),
+        "prepare.corpus: file or folder 'data/no-such-corpus.txt' does not exist",
+    ),
 ]
 
 

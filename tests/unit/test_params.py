@@ -32,48 +32,193 @@ def with_change(path: str, value) -> dict:
 
 
 INVALID = [
-    ("unknown key", with_change("distill.learnig_rate", 0.1), "distill.learnig_rate: unknown key (allowed keys: epochs"),
+    (
+        "unknown key",
+        with_change("distill.learnig_rate", 0.1),
+        "distill.learnig_rate: unknown key (allowed keys: epochs",
+    ),
     ("wrong type", with_change("distill.batch_size", "big"), "distill.batch_size: Input should be a valid integer"),
-    ("learning rate <= 0", with_change("distill.learning_rate", 0), "distill.learning_rate: Input should be greater than 0 (got 0)"),
+    (
+        "learning rate <= 0",
+        with_change("distill.learning_rate", 0),
+        "distill.learning_rate: Input should be greater than 0 (got 0)",
+    ),
     ("missing section", with_change("teacher", ...), "teacher: required key is missing"),
-    ("layer outside teacher", with_change("students", {"S": {"layers": [0, 6]}}), "students.S.layers: layer index [6] is outside the teacher (allowed 0..5"),
-    ("duplicate layers", with_change("students", {"S": {"layers": [1, 1]}}), "students.S: Value error, layers has duplicates: [1, 1]"),
-    ("static and layers", with_change("students", {"S": {"static": True, "layers": [0]}}), "students.S: Value error, give only one of layers, num_layers, model, static (got layers, static)"),
-    ("static Matryoshka", with_change("students", {"S": {"static": True, "matryoshka_dims": [64]}}), "students.S: Value error, matryoshka_dims applies to transformer students, not static ones"),
-    ("untrained Matryoshka", with_change("students", {"L": {"num_layers": 2, "train": False, "matryoshka_dims": [64]}}), "students.L: Value error, matryoshka_dims needs train: true"),
-    ("Matryoshka duplicates", with_change("students", {"L": {"num_layers": 2, "matryoshka_dims": [64, 64]}}), "students.L: Value error, matryoshka_dims has duplicates: [64, 64]"),
-    ("no layers", with_change("students", {"S": {"layers": []}}), "students.S: Value error, layers must keep at least one layer"),
-    ("more layers than teacher", with_change("students", {"S": {"num_layers": 7}}), "students.S.num_layers: 7 is more than the teacher's 6 layers"),
-    ("zero layers", with_change("students", {"S": {"num_layers": 0}}), "students.S.num_layers: Input should be greater than 0 (got 0)"),
-    ("PCA above embedding", with_change("pca.dims", [512]), "pca.dims: 512 is not below the embedding size 384 of student 'L1' (allowed 1..383)"),
+    (
+        "layer outside teacher",
+        with_change("students", {"S": {"layers": [0, 6]}}),
+        "students.S.layers: layer index [6] is outside the teacher (allowed 0..5",
+    ),
+    (
+        "duplicate layers",
+        with_change("students", {"S": {"layers": [1, 1]}}),
+        "students.S: Value error, layers has duplicates: [1, 1]",
+    ),
+    (
+        "static and layers",
+        with_change("students", {"S": {"static": True, "layers": [0]}}),
+        "students.S: Value error, give only one of layers, num_layers, model, static (got layers, static)",
+    ),
+    (
+        "static Matryoshka",
+        with_change("students", {"S": {"static": True, "matryoshka_dims": [64]}}),
+        "students.S: Value error, matryoshka_dims applies to transformer students, not static ones",
+    ),
+    (
+        "untrained Matryoshka",
+        with_change("students", {"L": {"num_layers": 2, "train": False, "matryoshka_dims": [64]}}),
+        "students.L: Value error, matryoshka_dims needs train: true",
+    ),
+    (
+        "Matryoshka duplicates",
+        with_change("students", {"L": {"num_layers": 2, "matryoshka_dims": [64, 64]}}),
+        "students.L: Value error, matryoshka_dims has duplicates: [64, 64]",
+    ),
+    (
+        "no layers",
+        with_change("students", {"S": {"layers": []}}),
+        "students.S: Value error, layers must keep at least one layer",
+    ),
+    (
+        "more layers than teacher",
+        with_change("students", {"S": {"num_layers": 7}}),
+        "students.S.num_layers: 7 is more than the teacher's 6 layers",
+    ),
+    (
+        "zero layers",
+        with_change("students", {"S": {"num_layers": 0}}),
+        "students.S.num_layers: Input should be greater than 0 (got 0)",
+    ),
+    (
+        "PCA above embedding",
+        with_change("pca.dims", [512]),
+        "pca.dims: 512 is not below the embedding size 384 of student 'L1' (allowed 1..383)",
+    ),
     ("PCA key dvc.yaml lists", with_change("pca.in_memory_rows", ...), "pca.in_memory_rows: required key is missing"),
     ("PCA fit input", with_change("pca.fit_on", "raw"), "pca.fit_on: Input should be 'normalized' or 'unnormalized'"),
-    ("PCA above fitting rows", with_change("pca.fit_sentences", 20), "pca.dims: 32 needs more than the at most 20 fitting sentences"),
-    ("missing corpus file", with_change("prepare.corpus", "./no/such/corpus.txt"), "prepare.corpus: file or folder './no/such/corpus.txt' does not exist"),
-    ("missing stsb folder", with_change("prepare.stsb", "/no/such/stsb"), "prepare.stsb: '/no/such/stsb' has no sts-train.csv"),
-    ("missing teacher folder", with_change("teacher.model", "./no-such-model"), "teacher.model: model folder './no-such-model' does not exist"),
-    ("unknown quantization backend", with_change("quantize.backends", ["tensorrt"]), "quantize.backends.0: Input should be 'onnx-int8', 'openvino-int8' or 'torch-int8'"),
-    ("heldout leaves nothing", with_change("prepare.heldout_sentences", 300), "prepare.heldout_sentences: 300 leaves no training sentences"),
-    ("student lr <= 0", with_change("students", {"S": {"layers": [0], "distill": {"learning_rate": 0}}}), "students.S.distill.learning_rate: Input should be greater than 0 (got 0)"),
-    ("student distill key", with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}), "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, processes)"),
-    ("no training process", with_change("distill.processes", 0), "distill.processes: Input should be greater than 0 (got 0)"),
-    ("processes that do not divide the batch", with_change("distill.processes", 3),
-     "distill.processes: 3 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, 1, 2, 4, 8, 16)"),
-    ("student processes that do not divide the batch", with_change("students", {"S": {"layers": [0], "distill": {"processes": 5}}}),
-     "students.S.distill.processes: 5 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, 1, 2, 4, 8, 16)"),
-    ("bad student name", with_change("students", {"a/b": {"layers": [0]}}), "students.a/b: invalid student name 'a/b' (allowed: letters, digits and _;"),
-    ("student name with a dot", with_change("students", {"L3.v2": {"layers": [0]}}), "students.L3.v2: invalid student name 'L3.v2' (allowed: letters, digits and _; a '.' breaks DVC's students.${key}"),
-    ("student named teacher", with_change("students", {"teacher": {"layers": [0]}}), "students.teacher: the name 'teacher' is reserved"),
-    ("student named like a PCA label", with_change("students", {"L3-pca128": {"layers": [0]}}), "students.L3-pca128: invalid student name 'L3-pca128'"),
-    ("student named like an int8 label", with_change("students", {"X-onnx-int8": {"layers": [0]}}), "students.X-onnx-int8: invalid student name"),
-    ("student named like an embedding label", with_change("students", {"X-emb-binary": {"layers": [0]}}), "students.X-emb-binary: invalid student name"),
-    ("cron minute 61", with_change("schedule.cron", "61 3 * * *"), "schedule.cron: '61 3 * * *' is not a valid 5-field cron expression (minute 0-59"),
-    ("cron with 4 fields", with_change("schedule.cron", "0 3 * *"), "schedule.cron: '0 3 * *' is not a valid 5-field cron expression"),
-    ("cron hashed", with_change("schedule.cron", "H 3 * * *"), "schedule.cron: 'H 3 * * *' is not a valid 5-field cron expression"),
-    ("max_chars below min_chars", with_change("prepare.max_chars", 5), "prepare.max_chars: 5 is not above prepare.min_chars=10 (allowed: max_chars > min_chars)"),
-    ("max_seq_length beyond positions", with_change("teacher.max_seq_length", 100000), "teacher.max_seq_length: 100000 is beyond the 512 positions the teacher can embed (allowed 1..512"),
-    ("undecodable share above 1", with_change("prepare.max_undecodable_share", 2), "prepare.max_undecodable_share: Input should be less than or equal to 1 (got 2)"),
-    ("corpus of another kind", with_change("prepare.corpus", str(ROOT / "README.md")), f"prepare.corpus: {str(ROOT / 'README.md')!r} is not a .txt, .csv or .parquet file"),
+    (
+        "PCA above fitting rows",
+        with_change("pca.fit_sentences", 20),
+        "pca.dims: 32 needs more than the at most 20 fitting sentences",
+    ),
+    (
+        "missing corpus file",
+        with_change("prepare.corpus", "./no/such/corpus.txt"),
+        "prepare.corpus: file or folder './no/such/corpus.txt' does not exist",
+    ),
+    (
+        "missing stsb folder",
+        with_change("prepare.stsb", "/no/such/stsb"),
+        "prepare.stsb: '/no/such/stsb' has no sts-train.csv",
+    ),
+    (
+        "missing teacher folder",
+        with_change("teacher.model", "./no-such-model"),
+        "teacher.model: model folder './no-such-model' does not exist",
+    ),
+    (
+        "unknown quantization backend",
+        with_change("quantize.backends", ["tensorrt"]),
+        "quantize.backends.0: Input should be 'onnx-int8', 'openvino-int8' or 'torch-int8'",
+    ),
+    (
+        "heldout leaves nothing",
+        with_change("prepare.heldout_sentences", 300),
+        "prepare.heldout_sentences: 300 leaves no training sentences",
+    ),
+    (
+        "student lr <= 0",
+        with_change("students", {"S": {"layers": [0], "distill": {"learning_rate": 0}}}),
+        "students.S.distill.learning_rate: Input should be greater than 0 (got 0)",
+    ),
+    (
+        "student distill key",
+        with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}),
+        "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, processes)",
+    ),
+    (
+        "no training process",
+        with_change("distill.processes", 0),
+        "distill.processes: Input should be greater than 0 (got 0)",
+    ),
+    (
+        "processes that do not divide the batch",
+        with_change("distill.processes", 3),
+        "distill.processes: 3 processes cannot share distill.batch_size=16 evenly "
+        "(allowed: a divisor of the batch size, 1, 2, 4, 8, 16)",
+    ),
+    (
+        "student processes that do not divide the batch",
+        with_change("students", {"S": {"layers": [0], "distill": {"processes": 5}}}),
+        "students.S.distill.processes: 5 processes cannot share distill.batch_size=16 evenly "
+        "(allowed: a divisor of the batch size, 1, 2, 4, 8, 16)",
+    ),
+    (
+        "bad student name",
+        with_change("students", {"a/b": {"layers": [0]}}),
+        "students.a/b: invalid student name 'a/b' (allowed: letters, digits and _;",
+    ),
+    (
+        "student name with a dot",
+        with_change("students", {"L3.v2": {"layers": [0]}}),
+        "students.L3.v2: invalid student name 'L3.v2' (allowed: letters, digits and _; "
+        "a '.' breaks DVC's students.${key}",
+    ),
+    (
+        "student named teacher",
+        with_change("students", {"teacher": {"layers": [0]}}),
+        "students.teacher: the name 'teacher' is reserved",
+    ),
+    (
+        "student named like a PCA label",
+        with_change("students", {"L3-pca128": {"layers": [0]}}),
+        "students.L3-pca128: invalid student name 'L3-pca128'",
+    ),
+    (
+        "student named like an int8 label",
+        with_change("students", {"X-onnx-int8": {"layers": [0]}}),
+        "students.X-onnx-int8: invalid student name",
+    ),
+    (
+        "student named like an embedding label",
+        with_change("students", {"X-emb-binary": {"layers": [0]}}),
+        "students.X-emb-binary: invalid student name",
+    ),
+    (
+        "cron minute 61",
+        with_change("schedule.cron", "61 3 * * *"),
+        "schedule.cron: '61 3 * * *' is not a valid 5-field cron expression (minute 0-59",
+    ),
+    (
+        "cron with 4 fields",
+        with_change("schedule.cron", "0 3 * *"),
+        "schedule.cron: '0 3 * *' is not a valid 5-field cron expression",
+    ),
+    (
+        "cron hashed",
+        with_change("schedule.cron", "H 3 * * *"),
+        "schedule.cron: 'H 3 * * *' is not a valid 5-field cron expression",
+    ),
+    (
+        "max_chars below min_chars",
+        with_change("prepare.max_chars", 5),
+        "prepare.max_chars: 5 is not above prepare.min_chars=10 (allowed: max_chars > min_chars)",
+    ),
+    (
+        "max_seq_length beyond positions",
+        with_change("teacher.max_seq_length", 100000),
+        "teacher.max_seq_length: 100000 is beyond the 512 positions the teacher can embed (allowed 1..512",
+    ),
+    (
+        "undecodable share above 1",
+        with_change("prepare.max_undecodable_share", 2),
+        "prepare.max_undecodable_share: Input should be less than or equal to 1 (got 2)",
+    ),
+    (
+        "corpus of another kind",
+        with_change("prepare.corpus", str(ROOT / "README.md")),
+        f"prepare.corpus: {str(ROOT / 'README.md')!r} is not a .txt, .csv or .parquet file",
+    ),
 ]
 
 
@@ -86,10 +231,16 @@ def test_invalid_params_name_the_key(case: str, raw: dict, message: str) -> None
 
 BOOLEANS = [  # YAML reads yes, on and true as a boolean: refused for a number, not taken as 1
     ("int", with_change("teacher.batch_size", True), "teacher.batch_size: Input should be a valid integer (got True)"),
-    ("float", with_change("distill.learning_rate", True),
-     "distill.learning_rate: Input should be a valid number, not a boolean (got True)"),
-    ("student's float", with_change("students", {"L1": {"layers": [0], "distill": {"epochs": True}}}),
-     "students.L1.distill.epochs: Input should be a valid number, not a boolean (got True)"),
+    (
+        "float",
+        with_change("distill.learning_rate", True),
+        "distill.learning_rate: Input should be a valid number, not a boolean (got True)",
+    ),
+    (
+        "student's float",
+        with_change("students", {"L1": {"layers": [0], "distill": {"epochs": True}}}),
+        "students.L1.distill.epochs: Input should be a valid number, not a boolean (got True)",
+    ),
     ("int in a list", with_change("pca.dims", [True]), "pca.dims.0: Input should be a valid integer (got True)"),
 ]
 
@@ -140,13 +291,38 @@ def corpus_file(tmp_path: Path, name: str, content: bytes) -> str:
 
 
 INPUTS = [  # (case, key, value built from tmp_path, message): local files the params name, checked before any stage
-    ("empty corpus file", "prepare.corpus", lambda t: corpus_file(t, "empty.txt", b""), "prepare.corpus: file '{value}' is empty (0 bytes)"),
-    ("csv without the column", "prepare.corpus", lambda t: corpus_file(t, "c.csv", b"id,sentence\n1,Hello there all.\n"), "prepare.corpus_column: column 'text' not in {value} (columns: id, sentence)"),
-    ("parquet without the column", "prepare.corpus", lambda t: corpus_file(t, "c.parquet", parquet_bytes(t)), "prepare.corpus_column: column 'text' not in {value} (columns: sentence)"),
+    (
+        "empty corpus file",
+        "prepare.corpus",
+        lambda t: corpus_file(t, "empty.txt", b""),
+        "prepare.corpus: file '{value}' is empty (0 bytes)",
+    ),
+    (
+        "csv without the column",
+        "prepare.corpus",
+        lambda t: corpus_file(t, "c.csv", b"id,sentence\n1,Hello there all.\n"),
+        "prepare.corpus_column: column 'text' not in {value} (columns: id, sentence)",
+    ),
+    (
+        "parquet without the column",
+        "prepare.corpus",
+        lambda t: corpus_file(t, "c.parquet", parquet_bytes(t)),
+        "prepare.corpus_column: column 'text' not in {value} (columns: sentence)",
+    ),
     ("folder without .txt", "prepare.corpus", lambda t: str(t), "prepare.corpus: folder '{value}' has no .txt files"),
-    ("stsb folder without csv", "prepare.stsb", lambda t: str(t), "prepare.stsb: '{value}' has no sts-train.csv, sts-dev.csv and sts-test.csv"),
+    (
+        "stsb folder without csv",
+        "prepare.stsb",
+        lambda t: str(t),
+        "prepare.stsb: '{value}' has no sts-train.csv, sts-dev.csv and sts-test.csv",
+    ),
     ("teacher folder without config", "teacher.model", lambda t: str(t), "teacher.model: '{value}' has no config.json"),
-    ("teacher config not JSON", "teacher.model", lambda t: corpus_file(t, "config.json", b"{oops") and str(t), "teacher.model: {value}/config.json is not readable JSON"),
+    (
+        "teacher config not JSON",
+        "teacher.model",
+        lambda t: corpus_file(t, "config.json", b"{oops") and str(t),
+        "teacher.model: {value}/config.json is not readable JSON",
+    ),
 ]
 
 
@@ -167,15 +343,39 @@ def test_inputs_the_params_name_are_checked(tmp_path: Path, case: str, key: str,
 
 
 OFFLINE = [  # hub ids that have no packaged copy, while the hub cannot be reached
-    ("teacher hub id", "teacher.model", "someone/not-packaged-model", "teacher.model: model 'someone/not-packaged-model' has no packaged copy and the hub cannot be reached (offline)"),
-    ("student hub id", "students", {"S": {"model": "someone/not-packaged-model"}}, "students.S.model: model 'someone/not-packaged-model' has no packaged copy"),
-    ("corpus hub id", "prepare.corpus", "someone/not-packaged-dataset", "prepare.corpus: 'someone/not-packaged-dataset' is a hub dataset id with no packaged copy and the hub cannot be reached (offline)"),
-    ("stsb hub id", "prepare.stsb", "someone/not-packaged-stsb", "prepare.stsb: 'someone/not-packaged-stsb' is a hub dataset id with no packaged copy"),
+    (
+        "teacher hub id",
+        "teacher.model",
+        "someone/not-packaged-model",
+        "teacher.model: model 'someone/not-packaged-model' has no packaged copy "
+        "and the hub cannot be reached (offline)",
+    ),
+    (
+        "student hub id",
+        "students",
+        {"S": {"model": "someone/not-packaged-model"}},
+        "students.S.model: model 'someone/not-packaged-model' has no packaged copy",
+    ),
+    (
+        "corpus hub id",
+        "prepare.corpus",
+        "someone/not-packaged-dataset",
+        "prepare.corpus: 'someone/not-packaged-dataset' is a hub dataset id with no packaged copy "
+        "and the hub cannot be reached (offline)",
+    ),
+    (
+        "stsb hub id",
+        "prepare.stsb",
+        "someone/not-packaged-stsb",
+        "prepare.stsb: 'someone/not-packaged-stsb' is a hub dataset id with no packaged copy",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "key", "value", "message"), OFFLINE, ids=[c[0] for c in OFFLINE])
-def test_hub_ids_without_a_packaged_copy_fail_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: str, key: str, value, message: str) -> None:
+def test_hub_ids_without_a_packaged_copy_fail_offline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: str, key: str, value, message: str
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty Hugging Face cache
     with pytest.raises(ParamsError) as error:
@@ -183,15 +383,20 @@ def test_hub_ids_without_a_packaged_copy_fail_offline(monkeypatch: pytest.Monkey
     assert message in str(error.value)
 
 
-def test_a_packaged_asset_that_does_not_match_its_digest_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_packaged_asset_that_does_not_match_its_digest_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     digests = json.loads(assets.DIGESTS_FILE.read_text())
     digests["all-MiniLM-L6-v2"] = "0" * 64  # as if the installed files had changed
     (tmp_path / "asset_digests.json").write_text(json.dumps(digests))
     monkeypatch.setattr(assets, "DIGESTS_FILE", tmp_path / "asset_digests.json")
     assets.verify_asset.cache_clear()
     try:
-        with pytest.raises(ParamsError, match=r"teacher.model: packaged all-MiniLM-L6-v2 at .* does not match its recorded SHA-256 "
-                           r"\(13 files: got 3aaf3259c5e87d11, expected 0000000000000000 in asset_digests.json\); reinstall it"):
+        with pytest.raises(
+            ParamsError,
+            match=r"teacher.model: packaged all-MiniLM-L6-v2 at .* does not match its recorded SHA-256 "
+            r"\(13 files: got 3aaf3259c5e87d11, expected 0000000000000000 in asset_digests.json\); reinstall it",
+        ):
             parse_params(TINY)
     finally:
         assets.verify_asset.cache_clear()
@@ -212,11 +417,16 @@ def test_student_distill_overrides_only_its_own_training() -> None:
 
 
 def test_a_student_can_go_without_pca_or_int8_models() -> None:
-    raw = with_change("students", {"S": {"layers": [0], "pca": False}, "T": {"layers": [1], "quantize": False}, "U": {"static": True}})
+    raw = with_change(
+        "students", {"S": {"layers": [0], "pca": False}, "T": {"layers": [1], "quantize": False}, "U": {"static": True}}
+    )
     raw["pca"]["dims"] = [32]
     params = parse_params(raw)
     assert [params.pca_dims_for(n) for n in "STU"] == [[], [32], [32]]
-    assert params.backends_for("S") == params.quantize.backends and params.backends_for("T") == params.backends_for("U") == []
+    assert (
+        params.backends_for("S") == params.quantize.backends
+        and params.backends_for("T") == params.backends_for("U") == []
+    )
     raw["pca"]["dims"] = [512]  # above MiniLM's 384 dimensions: refused for the students that get PCA models only
     raw["students"] = {"S": {"layers": [0], "pca": False}}
     assert parse_params(raw).pca_dims_for("S") == []
@@ -228,7 +438,9 @@ def test_a_student_can_go_without_pca_or_int8_models() -> None:
 def test_training_processes_are_not_capped_at_the_cpu_count() -> None:
     """More processes than cores is slow, not wrong: only the batch size limits them (each takes batch_size / N)."""
     assert parse_params(with_change("distill.processes", 16)).distill_for("L1").processes == 16  # 16 > the CI's cores
-    own = parse_params(with_change("students", {"S": {"layers": [0], "distill": {"processes": 2}}, "T": {"layers": [1]}}))
+    own = parse_params(
+        with_change("students", {"S": {"layers": [0], "distill": {"processes": 2}}, "T": {"layers": [1]}})
+    )
     assert own.distill_for("S").processes == 2 and own.distill_for("T").processes == own.distill.processes == 1
 
 
@@ -245,7 +457,11 @@ def test_bad_params_exit_2_and_write_nothing(tiny_project: Path) -> None:
     params["students"] = {"L1": {"layers": [0, 9]}}
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params))
     before = sorted(p.relative_to(tiny_project) for p in tiny_project.rglob("*") if ".git" not in p.parts)
-    for command in (["python", "-m", "flows.pipeline"], ["python", "-m", "tasks.prepare"], ["python", "-m", "tasks.validate"]):
+    for command in (
+        ["python", "-m", "flows.pipeline"],
+        ["python", "-m", "tasks.prepare"],
+        ["python", "-m", "tasks.validate"],
+    ):
         result = run(command, tiny_project, check=False, timeout=300)
         assert result.returncode == 2, result.stderr
         assert "students.L1.layers: layer index [9] is outside the teacher" in result.stderr

@@ -19,27 +19,59 @@ def edited(text: str, old: str, new: str) -> str:
 
 
 BAD_FILES = [  # (case, params.yaml content, the lines the user sees after "error: invalid params in params.yaml:")
-    ("cron minute 61", edited(TINY, 'cron: "0 3 * * *"', 'cron: "61 3 * * *"'),
-     ["schedule.cron: '61 3 * * *' is not a valid 5-field cron expression (minute 0-59, hour 0-23, day of month 1-31, "
-      "month 1-12, day of week 0-6; e.g. '0 3 * * *')"]),
-    ("two problems", edited(edited(TINY, "max_chars: 2000", "max_chars: 5"), "  L1:\n", "  L1.v2:\n"),
-     ["students.L1.v2: invalid student name 'L1.v2' (allowed: letters, digits and _; a '.' breaks DVC's "
-      "students.${key} and '-' is kept for generated labels such as L3-pca128)",
-      "prepare.max_chars: 5 is not above prepare.min_chars=10 (allowed: max_chars > min_chars)"]),
-    ("max_seq_length", edited(TINY, "max_seq_length: null", "max_seq_length: 100000"),
-     ["teacher.max_seq_length: 100000 is beyond the 512 positions the teacher can embed (allowed 1..512, or null for "
-      "the model's own limit)"]),
-    ("missing corpus", edited(TINY, "corpus: bbc-news", "corpus: data/no-such-corpus.txt"),
-     ["prepare.corpus: file or folder 'data/no-such-corpus.txt' does not exist"]),
-    ("missing teacher folder", edited(TINY, "model: sentence-transformers/all-MiniLM-L6-v2", "model: ./models/no-such-teacher"),
-     ["teacher.model: model folder './models/no-such-teacher' does not exist"]),
-    ("missing STSb folder", edited(TINY, "stsb: sentence-transformers/stsb", "stsb: ./no-such-stsb"),
-     ["prepare.stsb: './no-such-stsb' has no sts-train.csv, sts-dev.csv and sts-test.csv"]),
-    ("processes that do not divide the batch", edited(TINY, "  processes: 1 ", "  processes: 3 "),
-     ["distill.processes: 3 processes cannot share distill.batch_size=16 evenly (allowed: a divisor of the batch size, "
-      "1, 2, 4, 8, 16)"]),
-    ("non-UTF-8 file", edited(TINY, "# Tiny profile", "# Tiny profile \udce9").encode("utf-8", "surrogateescape"),
-     None),  # no header line: the file itself is named
+    (
+        "cron minute 61",
+        edited(TINY, 'cron: "0 3 * * *"', 'cron: "61 3 * * *"'),
+        [
+            "schedule.cron: '61 3 * * *' is not a valid 5-field cron expression (minute 0-59, hour 0-23, "
+            "day of month 1-31, month 1-12, day of week 0-6; e.g. '0 3 * * *')"
+        ],
+    ),
+    (
+        "two problems",
+        edited(edited(TINY, "max_chars: 2000", "max_chars: 5"), "  L1:\n", "  L1.v2:\n"),
+        [
+            "students.L1.v2: invalid student name 'L1.v2' (allowed: letters, digits and _; a '.' breaks DVC's "
+            "students.${key} and '-' is kept for generated labels such as L3-pca128)",
+            "prepare.max_chars: 5 is not above prepare.min_chars=10 (allowed: max_chars > min_chars)",
+        ],
+    ),
+    (
+        "max_seq_length",
+        edited(TINY, "max_seq_length: null", "max_seq_length: 100000"),
+        [
+            "teacher.max_seq_length: 100000 is beyond the 512 positions the teacher can embed "
+            "(allowed 1..512, or null for the model's own limit)"
+        ],
+    ),
+    (
+        "missing corpus",
+        edited(TINY, "corpus: bbc-news", "corpus: data/no-such-corpus.txt"),
+        ["prepare.corpus: file or folder 'data/no-such-corpus.txt' does not exist"],
+    ),
+    (
+        "missing teacher folder",
+        edited(TINY, "model: sentence-transformers/all-MiniLM-L6-v2", "model: ./models/no-such-teacher"),
+        ["teacher.model: model folder './models/no-such-teacher' does not exist"],
+    ),
+    (
+        "missing STSb folder",
+        edited(TINY, "stsb: sentence-transformers/stsb", "stsb: ./no-such-stsb"),
+        ["prepare.stsb: './no-such-stsb' has no sts-train.csv, sts-dev.csv and sts-test.csv"],
+    ),
+    (
+        "processes that do not divide the batch",
+        edited(TINY, "  processes: 1 ", "  processes: 3 "),
+        [
+            "distill.processes: 3 processes cannot share distill.batch_size=16 evenly "
+            "(allowed: a divisor of the batch size, 1, 2, 4, 8, 16)"
+        ],
+    ),
+    (
+        "non-UTF-8 file",
+        edited(TINY, "# Tiny profile", "# Tiny profile \udce9").encode("utf-8", "surrogateescape"),
+        None,
+    ),  # no header line: the file itself is named
 ]
 
 
