@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from sentence_distill.cli import configure_logging, run_for_student
+from sentence_distill.cli import run_for_student, stage_main
+from sentence_distill.config.schema import Params
 from sentence_distill.embedding_cache import EmbeddingCache
 from sentence_distill.fileio import write_json
 from sentence_distill.models import embed_corpus
-from sentence_distill.config.params import Params
 from sentence_distill.paths import CURRENT_FINGERPRINT_FILE, student_dir, student_embeddings_dir
 from sentence_distill.students.body import BODY_OUTPUT, fit_sentences, student_body
 
@@ -43,5 +43,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    configure_logging()
-    raise SystemExit(main())
+    raise SystemExit(stage_main(main))

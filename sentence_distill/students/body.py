@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sentence_transformers import SentenceTransformer
 
+from sentence_distill.config.schema import Params
 from sentence_distill.data.corpus import corpus_sentences
-from sentence_distill.models import without_normalize
-from sentence_distill.config.params import Params
+from sentence_distill.models import load_variant, without_normalize
 from sentence_distill.paths import student_dir
 
 BODY_OUTPUT = "before-normalize"  # the cache's output name: embeddings of the body, not yet unit length
@@ -15,7 +15,7 @@ BODY_OUTPUT = "before-normalize"  # the cache's output name: embeddings of the b
 
 def student_body(name: str) -> tuple[SentenceTransformer, SentenceTransformer]:
     """The student, and its body (every module before ``Normalize``)."""
-    model = SentenceTransformer(str(student_dir(name)))
+    model = load_variant(student_dir(name))
     return model, without_normalize(model)
 
 

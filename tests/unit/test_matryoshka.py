@@ -13,7 +13,7 @@ from sentence_transformers import SentenceTransformer
 from sklearn.decomposition import PCA
 
 from sentence_distill import assets
-from tasks.student import in_axes, principal_axes, with_rotation
+from sentence_distill.students.targets import in_axes, principal_axes, with_rotation
 from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -56,6 +56,6 @@ def test_a_matryoshka_dimension_must_be_below_the_students(tiny_project: Path) -
     params = yaml.safe_load((tiny_project / "params.yaml").read_text())
     params["students"]["L1"]["matryoshka_dims"] = [64, 384]
     (tiny_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = run(["python", "-m", "sentence_distill.config.params"], tiny_project, check=False)
+    result = run(["python", "-m", "tasks.validate"], tiny_project, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "students.L1.matryoshka_dims: 384 is not below the embedding size 384 of student 'L1'" in result.stderr

@@ -16,8 +16,8 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from sentence_distill import assets
 from sentence_distill.paths import STATIC_TABLES_DIR
-from tasks.pca import pca_dense, with_pca
-from tasks.student import static_table
+from sentence_distill.students.build import static_table
+from sentence_distill.students.pca import pca_dense, with_pca
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
