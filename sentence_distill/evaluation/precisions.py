@@ -62,7 +62,7 @@ def embedding_quantization(
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
         texts = list(unit)
-        vectors = dict(zip(texts, quantized(np.stack([unit[t] for t in texts]), precision, calibration)))
+        vectors = dict(zip(texts, quantized(np.stack([unit[t] for t in texts]), precision, calibration), strict=True))
         results[precision] = VariantMetrics(
             dimension=base.dimension, disk_bytes=base.disk_bytes, parameters=base.parameters,
             bytes_per_embedding=base.dimension * BITS_PER_VALUE[precision] // 8,

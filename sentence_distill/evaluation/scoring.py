@@ -54,10 +54,10 @@ def other_families(vectors: Mapping[str, np.ndarray], params: EvaluateParams) ->
     documents, topics = evaluation_documents()
     pairs = stsb_pairs("test")
     return family_scores(
-        vectors, documents, topics, list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"])),
+        vectors, documents, topics, list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"], strict=True)),
         shots=params.classification_shots, draws=params.classification_draws,
         clustering_seeds=params.clustering_seeds, retrieval_min_score=params.retrieval_min_score,
-        translations=list(zip(*parallel_pairs("heldout"))),
+        translations=list(zip(*parallel_pairs("heldout"), strict=True)),
     )
 
 

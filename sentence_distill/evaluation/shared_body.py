@@ -69,7 +69,7 @@ class SharedBody:
         return features["sentence_embedding"].float().cpu().numpy()
 
     def embeddings(self, model: SentenceTransformer) -> dict[str, np.ndarray]:
-        return dict(zip(self.sentences, self.stacked(model)))
+        return dict(zip(self.sentences, self.stacked(model), strict=True))
 
 
 def check_shared_body(label: str, own: np.ndarray, shared: np.ndarray) -> None:

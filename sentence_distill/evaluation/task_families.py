@@ -135,7 +135,7 @@ def family_scores(
     retrieval = retrieval_scores(pairs, vectors, retrieval_min_score)
     translation = {}
     if translations:
-        sources, targets = zip(*translations)
+        sources, targets = zip(*translations, strict=True)
         translation = translation_scores(np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets]))
     return FamilyScores(
         classification_shots=by_shot,

@@ -32,7 +32,16 @@ from sentence_distill.evaluation.scoring import (
 from sentence_distill.evaluation.shared_body import SharedBody, check_shared_body
 from sentence_distill.evaluation.task_families import kept_shares
 from sentence_distill.models import load_model, load_variant, open_teacher_cache
-from sentence_distill.paths import FP32, TEACHER, body_cache_root, eval_file, student_groups, truncated_label, variant_folder, variant_label
+from sentence_distill.paths import (
+    FP32,
+    TEACHER,
+    body_cache_root,
+    eval_file,
+    student_groups,
+    truncated_label,
+    variant_folder,
+    variant_label,
+)
 from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,12 @@ from sentence_distill.report.rows import (
     sanity_warnings,
     storage_front,
 )
-from sentence_distill.report.sections import matryoshka_against_pca, matryoshka_section, summary_section, translation_section
+from sentence_distill.report.sections import (
+    matryoshka_against_pca,
+    matryoshka_section,
+    summary_section,
+    translation_section,
+)
 from sentence_distill.report.tables import embeddings_table, method_text, models_table
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification, retrieval_pairs, retrieval_scores
+from sentence_distill.evaluation.task_families import (
+    clustering_v_measure,
+    few_shot_classification,
+    retrieval_pairs,
+    retrieval_scores,
+)
 
 
 def labelled(classes: int, per_class: int) -> np.ndarray:
