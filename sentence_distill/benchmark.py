@@ -140,7 +140,12 @@ def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, Architectur
                 on = device if group == FP32 else "cpu"
                 reference = TEACHER if on == device else f"{TEACHER}-cpu"
                 if reference not in timed:
-                    timed[reference] = Timed(load_model(params.teacher.model, params.teacher.max_seq_length).to("cpu"), "cpu", reference, reference)
+                    timed[reference] = Timed(
+                        load_model(params.teacher.model, params.teacher.max_seq_length).to("cpu"),
+                        "cpu",
+                        reference,
+                        reference,
+                    )
                 model = load_variant(folder, threads=bench.threads, **({"device": on} if group == FP32 else {}))
                 timed[label] = Timed(model, on, reference, fp32)
                 if group == FP32 and dim is None:
@@ -156,7 +161,9 @@ def time_rounds(timed: dict[str, Timed], sentences: list[str], params: Benchmark
         for query in queries[:3]:
             t.model.encode([query], batch_size=1)
     rng = random.Random(params.seed)
-    progress = tqdm(total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)")  # drawn between timings
+    progress = tqdm(
+        total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)"
+    )  # drawn between timings
     for round_number in range(params.rounds):
         order = list(timed)
         rng.shuffle(order)
@@ -179,7 +186,9 @@ def environment(params: BenchmarkParams) -> BenchmarkEnvironment:
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     versions = {}
     for package in VERSIONED_PACKAGES:
@@ -214,7 +223,11 @@ def run_benchmark(params: Params) -> BenchmarkFile:
     for label, shape in shapes.items():
         models[label] = replace(models[label], architecture=shape)
     method = BenchmarkMethod(
-        sentences=len(sentences), batch_size=bench.batch_size, latency_queries=len(sentences[: bench.latency_queries]),
-        rounds=bench.rounds, seed=bench.seed, seconds=round(time.perf_counter() - started, 1),
+        sentences=len(sentences),
+        batch_size=bench.batch_size,
+        latency_queries=len(sentences[: bench.latency_queries]),
+        rounds=bench.rounds,
+        seed=bench.seed,
+        seconds=round(time.perf_counter() - started, 1),
     )
     return BenchmarkFile(method=method, environment=environment(bench), models=models)

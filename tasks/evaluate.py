@@ -9,17 +9,16 @@
   ``metrics/eval/NAME-pcaDIM.json``, applying each one's PCA and ``Normalize`` to those stored body
   outputs instead of running the body again.
 
-Per variant (``sentence_distill/evaluation/``, the file's record ``sentence_distill/records/evaluation.py``):
-four task families (``task_families.py``), each with its share of the teacher's
-figure and the mean of those shares: STSb test Spearman; few-shot topic classification of
-the evaluation BBC articles (accuracy, macro-F1); their k-means clustering (V-measure); retrieval of
-STSb test paraphrases (nDCG@10, MRR@10). With parallel data (``prepare.parallel``), translation retrieval
-of its held-out pairs (accuracy each way, source-target MSE), not a share of the teacher's. Also MSE to the teacher's embeddings on the held-out corpus
-slice (when dimensions match), size on disk, parameter count, embedding dimension and bytes per
-embedding; for the teacher, each student and each PCA model in fp32, every embedding precision
-(int8, uint8, binary embeddings) on every family too. A Matryoshka student's evaluation also scores
-each of its ``matryoshka_dims`` k on every model of it: rows ``NAME-mrlK`` (and ``NAME-mrlK-<backend>``),
-its embeddings cut to k dimensions and normalized.
+Per variant (``sentence_distill/evaluation/``; the file's record: ``sentence_distill/records/evaluation.py``):
+four task families (``task_families.py``), each with its share of the teacher's figure and the mean of those
+shares: STSb test Spearman; few-shot topic classification of the evaluation BBC articles (accuracy, macro-F1);
+their k-means clustering (V-measure); retrieval of STSb test paraphrases (nDCG@10, MRR@10). With parallel data
+(``prepare.parallel``), translation retrieval of its held-out pairs (accuracy each way, source-target MSE), not
+a share of the teacher's. Also MSE to the teacher's embeddings on the held-out corpus slice (when dimensions
+match), size on disk, parameter count, embedding dimension and bytes per embedding; for the teacher, each
+student and each PCA model in fp32, every embedding precision (int8, uint8, binary embeddings) on every family
+too. A Matryoshka student's evaluation also scores each of its ``matryoshka_dims`` k on every model of it: rows
+``NAME-mrlK`` (and ``NAME-mrlK-<backend>``), its embeddings cut to k dimensions and normalized.
 """
 
 from __future__ import annotations
@@ -36,7 +35,11 @@ def evaluate(name: str, params: Params, dim: int | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return run_for_student(
-        "evaluate", argv, student=evaluate, dimension=lambda name, dim, params: evaluate(name, params, dim), extra=(TEACHER,)
+        "evaluate",
+        argv,
+        student=evaluate,
+        dimension=lambda name, dim, params: evaluate(name, params, dim),
+        extra=(TEACHER,),
     )
 
 

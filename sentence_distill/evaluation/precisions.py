@@ -45,26 +45,38 @@ def quantized(vectors: np.ndarray, precision: str, calibration: np.ndarray) -> n
 
 
 def embedding_quantization(
-    model: SentenceTransformer, base: VariantMetrics, embeddings: dict, params: EvaluateParams, truncate_dim: int | None = None
+    model: SentenceTransformer,
+    base: VariantMetrics,
+    embeddings: dict,
+    params: EvaluateParams,
+    truncate_dim: int | None = None,
 ) -> dict[str, VariantMetrics]:
     """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus
     (on the model's first ``truncate_dim`` dimensions when given, as ``embeddings`` are)."""
     calibration = model.encode(
-        corpus_sentences("train")[: params.calibration_sentences], batch_size=params.batch_size,
-        normalize_embeddings=True, truncate_dim=truncate_dim,
+        corpus_sentences("train")[: params.calibration_sentences],
+        batch_size=params.batch_size,
+        normalize_embeddings=True,
+        truncate_dim=truncate_dim,
     )
     unit = {s: v / np.linalg.norm(v) for s, v in embeddings.items()}
     results = {}
     for precision in params.embedding_precisions:
         evaluator = stsb_evaluator(
-            "test", params.batch_size, CalibratedSimilarityEvaluator,
-            precision=precision, calibration_embeddings=calibration, embeddings=unit,
+            "test",
+            params.batch_size,
+            CalibratedSimilarityEvaluator,
+            precision=precision,
+            calibration_embeddings=calibration,
+            embeddings=unit,
         )
         score = evaluator(model)["sts-test_spearman_cosine"]
         texts = list(unit)
         vectors = dict(zip(texts, quantized(np.stack([unit[t] for t in texts]), precision, calibration), strict=True))
         results[precision] = VariantMetrics(
-            dimension=base.dimension, disk_bytes=base.disk_bytes, parameters=base.parameters,
+            dimension=base.dimension,
+            disk_bytes=base.disk_bytes,
+            parameters=base.parameters,
             bytes_per_embedding=base.dimension * BITS_PER_VALUE[precision] // 8,
             stsb_test_spearman=score,
             stsb_test_kept_vs_float32=score / base.stsb_test_spearman,

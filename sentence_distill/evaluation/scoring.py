@@ -39,13 +39,19 @@ def check_sentences(count: int, prepared_dir: Path = PREPARED_DIR) -> list[str]:
 
 def evaluation_sentences(with_heldout: bool) -> list[str]:
     """Every text a variant is scored on: STSb test, the evaluation articles, the held-out parallel pairs
-    (both sides), and the held-out corpus slice for MSE. Each is embedded once and shared by every family that reads it. Not STSb dev: it
-    picks each student's best step (its score is in ``metrics/students``), so a variant's dev figure
-    says less than its test one, and embedding it took about as long as the articles."""
+    (both sides), and the held-out corpus slice for MSE. Each is embedded once and shared by every family that
+    reads it. Not STSb dev: it picks each student's best step (its score is in ``metrics/students``), so a
+    variant's dev figure says less than its test one, and embedding it took about as long as the articles."""
     pairs = stsb_pairs("test")
     sources, targets = parallel_pairs("heldout")
-    return (pairs["sentence1"] + pairs["sentence2"] + evaluation_documents()[0] + sources + targets
-            + (corpus_sentences("heldout") if with_heldout else []))
+    return (
+        pairs["sentence1"]
+        + pairs["sentence2"]
+        + evaluation_documents()[0]
+        + sources
+        + targets
+        + (corpus_sentences("heldout") if with_heldout else [])
+    )
 
 
 def other_families(vectors: Mapping[str, np.ndarray], params: EvaluateParams) -> FamilyScores:
@@ -54,9 +60,14 @@ def other_families(vectors: Mapping[str, np.ndarray], params: EvaluateParams) ->
     documents, topics = evaluation_documents()
     pairs = stsb_pairs("test")
     return family_scores(
-        vectors, documents, topics, list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"], strict=True)),
-        shots=params.classification_shots, draws=params.classification_draws,
-        clustering_seeds=params.clustering_seeds, retrieval_min_score=params.retrieval_min_score,
+        vectors,
+        documents,
+        topics,
+        list(zip(pairs["sentence1"], pairs["sentence2"], pairs["score"], strict=True)),
+        shots=params.classification_shots,
+        draws=params.classification_draws,
+        clustering_seeds=params.clustering_seeds,
+        retrieval_min_score=params.retrieval_min_score,
         translations=list(zip(*parallel_pairs("heldout"), strict=True)),
     )
 

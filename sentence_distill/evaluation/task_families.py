@@ -18,7 +18,9 @@ from sklearn.metrics import accuracy_score, f1_score, ndcg_score, v_measure_scor
 from sentence_distill.records.evaluation import FamilyScores, ShotScores, VariantMetrics
 
 
-def few_shot_classification(embeddings: np.ndarray, labels: np.ndarray, per_class: int, draws: int, seed: int) -> dict[str, float]:
+def few_shot_classification(
+    embeddings: np.ndarray, labels: np.ndarray, per_class: int, draws: int, seed: int
+) -> dict[str, float]:
     """Accuracy and macro-F1 of a logistic regression trained on ``per_class`` examples of each label
     and tested on all the others, averaged over ``draws`` seeded draws (MTEB's few-shot setting: with
     every document but a test fifth to train on, topic classification sits at its ceiling and no
@@ -27,7 +29,9 @@ def few_shot_classification(embeddings: np.ndarray, labels: np.ndarray, per_clas
     rng = np.random.default_rng(seed)
     accuracy, macro_f1 = [], []
     for _ in range(draws):
-        train = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in np.unique(labels)])
+        train = np.concatenate(
+            [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in np.unique(labels)]
+        )
         test = np.setdiff1d(np.arange(len(labels)), train)
         classifier = LogisticRegression(max_iter=1000).fit(embeddings[train], labels[train])
         predicted = classifier.predict(embeddings[test])
@@ -44,9 +48,14 @@ def clustering_v_measure(embeddings: np.ndarray, labels: np.ndarray, seeds: Sequ
     up to 0.11; with 10, by 0.002-0.006.
     """
     k = len(np.unique(labels))
-    return float(np.mean([
-        v_measure_score(labels, KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embeddings)) for seed in seeds
-    ]))
+    return float(
+        np.mean(
+            [
+                v_measure_score(labels, KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(embeddings))
+                for seed in seeds
+            ]
+        )
+    )
 
 
 def retrieval_pairs(pairs: Sequence[tuple[str, str, float]], min_score: float) -> tuple[dict, dict, dict]:
@@ -119,8 +128,15 @@ KEPT_SHARES = {  # each family's kept share (a VariantMetrics field): this figur
 
 
 def family_scores(
-    vectors: Mapping[str, np.ndarray], documents: Sequence[str], topics: Sequence[str],
-    pairs: Sequence[tuple[str, str, float]], *, shots: Sequence[int], draws: int, clustering_seeds: int, retrieval_min_score: float,
+    vectors: Mapping[str, np.ndarray],
+    documents: Sequence[str],
+    topics: Sequence[str],
+    pairs: Sequence[tuple[str, str, float]],
+    *,
+    shots: Sequence[int],
+    draws: int,
+    clustering_seeds: int,
+    retrieval_min_score: float,
     translations: Sequence[tuple[str, str]] = (),
 ) -> FamilyScores:
     """Classification, clustering and retrieval figures of one variant from its vectors of the
@@ -129,14 +145,17 @@ def family_scores(
     labels = np.asarray(topics)
     articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
     by_shot = {
-        shot: ShotScores(**few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot)) for shot in shots
+        shot: ShotScores(**few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot))
+        for shot in shots
     }
     clustering = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
     retrieval = retrieval_scores(pairs, vectors, retrieval_min_score)
     translation = {}
     if translations:
         sources, targets = zip(*translations, strict=True)
-        translation = translation_scores(np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets]))
+        translation = translation_scores(
+            np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets])
+        )
     return FamilyScores(
         classification_shots=by_shot,
         classification_accuracy=float(np.mean([by_shot[shot].accuracy for shot in shots])),

@@ -48,8 +48,14 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_model(
-    label: str, model: SentenceTransformer, folder: Path | None, params: Params, shared: SharedBody, check_body: SharedBody,
-    fp32_folder: Path | None = None, mse_to_teacher: bool = True,
+    label: str,
+    model: SentenceTransformer,
+    folder: Path | None,
+    params: Params,
+    shared: SharedBody,
+    check_body: SharedBody,
+    fp32_folder: Path | None = None,
+    mse_to_teacher: bool = True,
 ) -> tuple[VariantMetrics, dict[str, np.ndarray]]:
     """Metrics of one variant, and its embeddings of the evaluation sentences (``shared``).
 
@@ -85,16 +91,25 @@ def evaluate_model(
 
 
 def evaluate_truncation(
-    label: str, model: SentenceTransformer, dim: int, full: VariantMetrics, embeddings: dict[str, np.ndarray],
-    check_body: SharedBody, params: Params,
+    label: str,
+    model: SentenceTransformer,
+    dim: int,
+    full: VariantMetrics,
+    embeddings: dict[str, np.ndarray],
+    check_body: SharedBody,
+    params: Params,
 ) -> tuple[VariantMetrics, dict[str, np.ndarray]]:
     """A Matryoshka student's first ``dim`` output dimensions, normalized: what ``SentenceTransformer(path,
     truncate_dim=dim)`` gives (with ``normalize_embeddings`` or cosine). Scored on ``embeddings``, the full
     model's, cut; the model's own truncated encode of the check sentences must match them."""
-    own = model.encode(check_body.sentences, batch_size=params.evaluate.batch_size, truncate_dim=dim, normalize_embeddings=True)
+    own = model.encode(
+        check_body.sentences, batch_size=params.evaluate.batch_size, truncate_dim=dim, normalize_embeddings=True
+    )
     check_shared_body(label, own, check_body.stacked(model)[:, :dim])
     vectors = {s: v[:dim] / np.linalg.norm(v[:dim]) for s, v in embeddings.items()}
-    stsb_test = stsb_evaluator("test", params.evaluate.batch_size, PrecomputedSimilarityEvaluator, embeddings=vectors)(model)
+    stsb_test = stsb_evaluator("test", params.evaluate.batch_size, PrecomputedSimilarityEvaluator, embeddings=vectors)(
+        model
+    )
     return VariantMetrics(
         dimension=dim,
         bytes_per_embedding=dim * 4,
@@ -111,7 +126,9 @@ def evaluate_teacher(params: Params) -> EvaluationFile:
     local = Path(assets.resolve_model(params.teacher.model))
     shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
     check_body = SharedBody(teacher, check_sentences(params.evaluate.check_sentences), batch)
-    metrics, embeddings = evaluate_model(TEACHER, teacher, local if local.is_dir() else None, params, shared, check_body)
+    metrics, embeddings = evaluate_model(
+        TEACHER, teacher, local if local.is_dir() else None, params, shared, check_body
+    )
     metrics = replace(metrics, parameters=sum(p.numel() for p in teacher.parameters()))
     variants = {TEACHER: metrics}
     for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
@@ -133,7 +150,9 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationF
     truncations = params.students[name].matryoshka_dims if dim is None else []
     for group, student_folder in tqdm(groups.items(), total=len(groups), unit="model", desc=f"evaluating {name}"):
         student = load_variant(student_folder)
-        with_heldout = student.get_embedding_dimension() == teacher_result.dimension and not params.students[name].matryoshka_dims
+        with_heldout = (
+            student.get_embedding_dimension() == teacher_result.dimension and not params.students[name].matryoshka_dims
+        )
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
         model = student if dim is None else load_variant(folder)
@@ -144,12 +163,22 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationF
             check_body = SharedBody(model, check_set, batch)
         else:
             shared = SharedBody(
-                student, evaluation_sentences(with_heldout), batch,
-                cache_root=body_cache_root(name, group), model_dir=student_folder, fill=dim is None,
+                student,
+                evaluation_sentences(with_heldout),
+                batch,
+                cache_root=body_cache_root(name, group),
+                model_dir=student_folder,
+                fill=dim is None,
             )
             check_body = SharedBody(student, check_set, batch)
         metrics, embeddings = evaluate_model(
-            label, model, folder, params, shared, check_body, fp32_folder=variant_folder(name, FP32, dim),
+            label,
+            model,
+            folder,
+            params,
+            shared,
+            check_body,
+            fp32_folder=variant_folder(name, FP32, dim),
             mse_to_teacher=with_heldout,
         )
         variants[label] = metrics
@@ -169,7 +198,8 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationF
 
 
 def evaluation(name: str, params: Params, dim: int | None = None) -> EvaluationFile:
-    """The figures of ``metrics/eval/<name>[-pca<dim>].json``: the teacher's, a student's or one of its PCA dimensions'."""
+    """The figures of ``metrics/eval/<name>[-pca<dim>].json``: the teacher's, a student's or one of its PCA
+    dimensions'."""
     if dim is not None and dim not in params.pca_dims_for(name):
         return EvaluationFile({}, not_requested=params.no_pca_note(name).strip())
     return evaluate_teacher(params) if name == TEACHER else evaluate_variants(name, dim, params)

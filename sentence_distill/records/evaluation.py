@@ -62,17 +62,23 @@ class VariantMetrics(JsonRecord):
     translation_accuracy_target_to_source: float | None = omitted_when_none()
     translation_accuracy: float | None = omitted_when_none()
     translation_mse_x100: float | None = omitted_when_none()
-    mse_to_teacher_x100: float | None = omitted_when_none()  # on the held-out corpus slice, when the axes are the teacher's
+    mse_to_teacher_x100: float | None = (
+        omitted_when_none()
+    )  # on the held-out corpus slice, when the axes are the teacher's
     disk_bytes: int | None = omitted_when_none()  # a model's files (an embedding precision: its model's)
     parameters: int | None = omitted_when_none()
-    stsb_test_kept_vs_float32: float | None = omitted_when_none()  # an embedding precision: STSb over its float32 embeddings'
+    stsb_test_kept_vs_float32: float | None = (
+        omitted_when_none()
+    )  # an embedding precision: STSb over its float32 embeddings'
     runs_as: str | None = omitted_when_none()  # a Matryoshka cut: the model whose output it cuts (its speed)
     fp32_model: str | None = omitted_when_none()  # a Matryoshka cut: the fp32 cut of its model
     stsb_test_kept: float | None = omitted_when_none()
     classification_kept: float | None = omitted_when_none()
     clustering_kept: float | None = omitted_when_none()
     retrieval_kept: float | None = omitted_when_none()
-    families_kept_mean: float | None = omitted_when_none()  # the four shares' mean: what ``report.rank_on: average`` ranks on
+    families_kept_mean: float | None = (
+        omitted_when_none()
+    )  # the four shares' mean: what ``report.rank_on: average`` ranks on
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -90,7 +96,9 @@ class VariantMetrics(JsonRecord):
                 by_shot.setdefault(int(match.group(2)), {})[match.group(1)] = value
             else:
                 plain[key] = value
-        return super().from_dict({**plain, "classification_shots": {n: ShotScores(**s) for n, s in sorted(by_shot.items())}})
+        return super().from_dict(
+            {**plain, "classification_shots": {n: ShotScores(**s) for n, s in sorted(by_shot.items())}}
+        )
 
 
 @dataclass(frozen=True)

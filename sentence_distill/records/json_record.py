@@ -51,7 +51,9 @@ class JsonRecord:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a {cls.__name__} file ({exc}): rerun the stage that writes it (dvc repro)") from None
+            raise ValueError(
+                f"{path} is not a {cls.__name__} file ({exc}): rerun the stage that writes it (dvc repro)"
+            ) from None
 
     def write(self, path: Path) -> None:
         write_json(path, self.to_dict())

@@ -1,4 +1,4 @@
-"""The report's files: ``metrics/summary.json`` and the chart rows ``reports/models.json`` / ``reports/embeddings.json``.
+"""The report's files: ``metrics/summary.json`` and the chart rows ``reports/models.json`` and ``embeddings.json``.
 
 Written by the report stage, read by the tests and by anything that shows a run's findings. Figures
 called ``stsb`` are STSb test Spearman x100; a ``*_kept`` share is a fraction of the teacher's figure.

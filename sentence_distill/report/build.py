@@ -48,8 +48,13 @@ from sentence_distill.report.tables import embeddings_table, method_text, models
 log = logging.getLogger(__name__)
 
 
-def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE,
-                 summary_file: Path = SUMMARY_FILE, params: Params | None = None) -> str:
+def build_report(
+    report_dir: Path = REPORT_DIR,
+    eval_dir: Path = EVAL_DIR,
+    benchmark_file: Path = BENCHMARK_FILE,
+    summary_file: Path = SUMMARY_FILE,
+    params: Params | None = None,
+) -> str:
     """Write the report, its charts and their rows, and the summary; return the report's text."""
     params = params or load_params(check_inputs=False)
     rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
@@ -59,16 +64,25 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     model_front, storage = pareto_front(models), storage_front(embeddings)
     best, fastest, warnings = best_student(rows), fastest_within_one_point(rows), sanity_warnings(rows, benchmark)
     lines = [
-        "# Distillation trade-offs", "",
+        "# Distillation trade-offs",
+        "",
         "STSb test Spearman (cosine) x100. The other task families (few-shot topic classification accuracy of the "
         "evaluation BBC articles, their k-means V-measure, nDCG@10 of STSb test paraphrase retrieval) and their mean "
-        "with STSb are shares of the teacher's figure. " + method_text(benchmark), "",
-        "## Model compression: quality against speed", "", f"`*` marks the Pareto front ({quality_name} against speed-up).", "",
-        models_table(models, model_front), "",
-        "## Embedding compression: quality against bytes per embedding", "",
+        "with STSb are shares of the teacher's figure. " + method_text(benchmark),
+        "",
+        "## Model compression: quality against speed",
+        "",
+        f"`*` marks the Pareto front ({quality_name} against speed-up).",
+        "",
+        models_table(models, model_front),
+        "",
+        "## Embedding compression: quality against bytes per embedding",
+        "",
         "PCA and embedding precisions change what is stored and searched, not how fast a model encodes. "
-        f"`*` marks the front of {quality_name} against bytes per embedding.", "",
-        embeddings_table(embeddings, storage), "",
+        f"`*` marks the front of {quality_name} against bytes per embedding.",
+        "",
+        embeddings_table(embeddings, storage),
+        "",
         *summary_section(best, fastest, warnings, quality_name, params),
     ]
     matryoshka = matryoshka_against_pca(rows, params)
@@ -87,17 +101,40 @@ def build_report(report_dir: Path = REPORT_DIR, eval_dir: Path = EVAL_DIR, bench
     def families(r) -> float | None:
         return None if r.metrics.families_kept_mean is None else 100 * r.metrics.families_kept_mean
 
-    write_points(report_dir / "models.json", [
-        ModelPoint(r.model, r.speedup, 100 * r.metrics.stsb_test_spearman, families(r), r.model in model_front) for r in models
-    ])
-    write_points(report_dir / "embeddings.json", [
-        EmbeddingPoint(r.model, r.metrics.bytes_per_embedding, 100 * r.metrics.stsb_test_spearman, families(r), r.model in storage)
-        for r in embeddings
-    ])
-    plot([(r.speedup, 100 * r.quality, r.model, r.model in model_front) for r in models],
-         "speed-up over the teacher (log scale; benchmark stage)", quality_name, "Model compression", report_dir / "models.png")
-    plot([(r.metrics.bytes_per_embedding, 100 * r.quality, r.model, r.model in storage) for r in embeddings],
-         "bytes per embedding (log scale)", quality_name, "Embedding compression", report_dir / "embeddings.png")
+    write_points(
+        report_dir / "models.json",
+        [
+            ModelPoint(r.model, r.speedup, 100 * r.metrics.stsb_test_spearman, families(r), r.model in model_front)
+            for r in models
+        ],
+    )
+    write_points(
+        report_dir / "embeddings.json",
+        [
+            EmbeddingPoint(
+                r.model,
+                r.metrics.bytes_per_embedding,
+                100 * r.metrics.stsb_test_spearman,
+                families(r),
+                r.model in storage,
+            )
+            for r in embeddings
+        ],
+    )
+    plot(
+        [(r.speedup, 100 * r.quality, r.model, r.model in model_front) for r in models],
+        "speed-up over the teacher (log scale; benchmark stage)",
+        quality_name,
+        "Model compression",
+        report_dir / "models.png",
+    )
+    plot(
+        [(r.metrics.bytes_per_embedding, 100 * r.quality, r.model, r.model in storage) for r in embeddings],
+        "bytes per embedding (log scale)",
+        quality_name,
+        "Embedding compression",
+        report_dir / "embeddings.png",
+    )
     Summary(
         models=len(models),
         embeddings=len(embeddings),

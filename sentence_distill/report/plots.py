@@ -43,8 +43,14 @@ def plot(points: list[tuple[float, float, str, bool]], xlabel: str, ylabel: str,
             text.xyann = (4, lift)
             box = text.get_window_extent(renderer)
         if lift > 2:
-            ax.annotate("", (x, y), xytext=(4, lift), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5}, annotation_clip=False)
+            ax.annotate(
+                "",
+                (x, y),
+                xytext=(4, lift),
+                textcoords="offset points",
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5},
+                annotation_clip=False,
+            )
         placed.append(box)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

@@ -23,7 +23,7 @@ KIND_ORDER = {"teacher": 0, "teacher_copy": 1, "pruned": 1, "untrained": 1, "tea
 
 
 def reference_comparison(rows: list[Row], params: Params, benchmark: BenchmarkFile) -> ReferenceComparison:
-    """Our fp32 models beside the reference's figures (``sentence_distill/report/reference_figures.py``), each matched by what it is.
+    """Our fp32 models beside the reference's figures (``reference_figures.py``), each matched by what it is.
 
     | our model | ``kind`` | the reference's figures |
     |---|---|---|
@@ -44,7 +44,9 @@ def reference_comparison(rows: list[Row], params: Params, benchmark: BenchmarkFi
     def layers(label: str) -> int:
         speed = benchmark.models.get(label)
         if speed is None or speed.architecture is None:
-            raise KeyError(f"metrics/benchmark.json has no architecture for {label}: rerun the benchmark stage (dvc repro)")
+            raise KeyError(
+                f"metrics/benchmark.json has no architecture for {label}: rerun the benchmark stage (dvc repro)"
+            )
         return speed.architecture.layers
 
     teacher_layers, teacher_dim = layers(TEACHER), models[TEACHER].metrics.dimension
@@ -54,24 +56,48 @@ def reference_comparison(rows: list[Row], params: Params, benchmark: BenchmarkFi
     for name, spec in params.students.items():
         count = layers(name)
         if spec.static:
-            found.append(comparison_row(models[name], "static", "static embeddings of the teacher's vocabulary, "
-                                        + ("refined" if spec.train else "not refined"), count))
+            found.append(
+                comparison_row(
+                    models[name],
+                    "static",
+                    "static embeddings of the teacher's vocabulary, " + ("refined" if spec.train else "not refined"),
+                    count,
+                )
+            )
         elif spec.model is not None:
             trained = "distilled" if spec.train else "not trained"
             found.append(comparison_row(models[name], "option1", f"option 1: {spec.model}, {trained}", count))
         elif spec.train:
             matched = same_shape and count < teacher_layers and count in reference.LAYERS
             ref = (reference.LAYERS[count].stsb, reference.speedup(count)) if matched else ()
-            found.append(comparison_row(models[name], "pruned", f"{count} of the teacher's layers, distilled", count, *ref))
+            found.append(
+                comparison_row(models[name], "pruned", f"{count} of the teacher's layers, distilled", count, *ref)
+            )
         elif count == teacher_layers:
-            found.append(comparison_row(models[name], "teacher_copy", "the teacher's layers, not trained", count,
-                                        *(ref_teacher if same_shape else ())))
+            found.append(
+                comparison_row(
+                    models[name],
+                    "teacher_copy",
+                    "the teacher's layers, not trained",
+                    count,
+                    *(ref_teacher if same_shape else ()),
+                )
+            )
             for dim in params.pca_dims_for(name):
                 ref = (reference.PCA_STSB[dim],) if same_shape and dim in reference.PCA_STSB else ()
-                found.append(comparison_row(models[variant_label(name, FP32, dim)], "teacher_pca",
-                                            f"the teacher + PCA {teacher_dim}->{dim}", count, *ref))
+                found.append(
+                    comparison_row(
+                        models[variant_label(name, FP32, dim)],
+                        "teacher_pca",
+                        f"the teacher + PCA {teacher_dim}->{dim}",
+                        count,
+                        *ref,
+                    )
+                )
         else:
-            found.append(comparison_row(models[name], "untrained", f"{count} of the teacher's layers, not trained", count))
+            found.append(
+                comparison_row(models[name], "untrained", f"{count} of the teacher's layers, not trained", count)
+            )
     found.sort(key=lambda r: (KIND_ORDER[r.kind], -r.layers, -r.dimension))
     return ReferenceComparison(
         source=reference.URL,
@@ -86,18 +112,34 @@ def reference_comparison(rows: list[Row], params: Params, benchmark: BenchmarkFi
     )
 
 
-def comparison_row(r: Row, kind: str, what: str, layers: int, reference_stsb: float | None = None,
-                   reference_speedup: float | None = None) -> ComparisonRow:
+def comparison_row(
+    r: Row,
+    kind: str,
+    what: str,
+    layers: int,
+    reference_stsb: float | None = None,
+    reference_speedup: float | None = None,
+) -> ComparisonRow:
     """One row of the comparison: the reference's STSb (x100) and speed-up, if matched, and ours from ``r``."""
     m = r.metrics
     return ComparisonRow(
-        model=r.model, kind=kind, what=what, layers=layers, dimension=m.dimension,
+        model=r.model,
+        kind=kind,
+        what=what,
+        layers=layers,
+        dimension=m.dimension,
         reference_stsb=reference_stsb,
         reference_stsb_kept=None if reference_stsb is None else reference.kept(reference_stsb),
         reference_speedup=reference_speedup,
-        stsb=100 * m.stsb_test_spearman, stsb_test_kept=r.stsb_test_kept,
-        speedup=r.speedup, speedup_q1=r.speedup_q1, speedup_q3=r.speedup_q3, device=r.speed.device,
-        classification_kept=m.classification_kept, clustering_kept=m.clustering_kept, retrieval_kept=m.retrieval_kept,
+        stsb=100 * m.stsb_test_spearman,
+        stsb_test_kept=r.stsb_test_kept,
+        speedup=r.speedup,
+        speedup_q1=r.speedup_q1,
+        speedup_q3=r.speedup_q3,
+        device=r.speed.device,
+        classification_kept=m.classification_kept,
+        clustering_kept=m.clustering_kept,
+        retrieval_kept=m.retrieval_kept,
         families_kept_mean=m.families_kept_mean,
     )
 
@@ -109,7 +151,9 @@ def option1_finding(option1: ComparisonRow, pruned: list[ComparisonRow]) -> Opti
     closest = same_speed or sorted(pruned, key=lambda p: abs(math.log(p.speedup / option1.speedup)))[:1]
     verdicts = {claim_verdict(p, option1) for p in closest}
     return Option1Finding(
-        student=option1.model, closest_pruned=[p.model for p in closest], same_speed=bool(same_speed),
+        student=option1.model,
+        closest_pruned=[p.model for p in closest],
+        same_speed=bool(same_speed),
         verdict=(verdicts.pop() if len(verdicts) == 1 else "mixed") if closest else "no pruned student",
         pruned_curve=pruned_curve_at(option1, pruned),
     )
@@ -142,7 +186,9 @@ def claim_verdict(pruned: ComparisonRow, option1: ComparisonRow) -> str:
 
 VERDICT_TEXT = {
     "holds": "The claim holds here: the pruned student is at least as good on STSb and on speed, and better on one",
-    "does not hold": "The claim does not hold here: the option-1 student is at least as good on STSb and on speed, and better on one",
+    "does not hold": (
+        "The claim does not hold here: the option-1 student is at least as good on STSb and on speed, and better on one"
+    ),
     "trade-off": "Neither is better on both STSb and speed: a trade-off, which alone does not answer the claim",
     "tie": "Equal on STSb and not told apart on speed",
     "mixed": "The answer differs between those pruned students",
@@ -154,9 +200,11 @@ def curve_text(option1: ComparisonRow, curve: PrunedCurve) -> str:
     lead = 100 * curve.option1_lead
     side, answer = ("above", "does not hold") if lead > 0 else ("below", "holds")
     low, high = curve.between
-    return (f"On the pruned students' curve (a straight line in log speed-up between {low} and {high}), a pruned student "
-            f"at {option1.model}'s {option1.speedup:.2f}x would keep {100 * curve.stsb_test_kept:.2f}%: "
-            f"{option1.model} lies {abs(lead):.2f} points {side} it, so on that curve the claim {answer} here.")
+    return (
+        f"On the pruned students' curve (a straight line in log speed-up between {low} and {high}), a pruned student "
+        f"at {option1.model}'s {option1.speedup:.2f}x would keep {100 * curve.stsb_test_kept:.2f}%: "
+        f"{option1.model} lies {abs(lead):.2f} points {side} it, so on that curve the claim {answer} here."
+    )
 
 
 def kept_text(r: ComparisonRow) -> str:
@@ -168,22 +216,26 @@ def reference_section(comparison: ReferenceComparison, benchmark: BenchmarkFile)
     env = benchmark.environment
     machine = env.gpu if env.device == "cuda" else env.cpu
     lines = [
-        "## Side by side with the reference", "",
+        "## Side by side with the reference",
+        "",
         f"The reference is [sentence-transformers' distillation example]({comparison.source}): teacher "
-        f"{comparison.reference_teacher} ({reference.TEACHER_LAYERS} layers, {reference.TEACHER_DIMENSION}-d), students "
-        f"keeping some of its layers, and PCA of its embeddings. Ours: teacher {comparison.teacher} "
+        f"{comparison.reference_teacher} ({reference.TEACHER_LAYERS} layers, {reference.TEACHER_DIMENSION}-d), "
+        f"students keeping some of its layers, and PCA of its embeddings. Ours: teacher {comparison.teacher} "
         f"({comparison.teacher_layers} layers, {comparison.teacher_dimension}-d). Each of our fp32 models is matched "
-        "by what it is: the teacher to its teacher; a student keeping n of the teacher's layers (n as the benchmark found "
-        "it in the model), distilled, to its n-layer student; the teacher's layers not trained, and their PCA models, to "
-        "its teacher and its PCA rows; a student with its own model (the reference's option 1), or a static one, to nothing. STSb test "
-        "Spearman x100, each change against its own teacher. The reference's speed-ups are its sentences/s on a "
-        f"{reference.SPEED_DEVICE} over its teacher's {reference.LAYERS[reference.TEACHER_LAYERS].sentences_per_second}; "
+        "by what it is: the teacher to its teacher; a student keeping n of the teacher's layers (n as the benchmark "
+        "found it in the model), distilled, to its n-layer student; the teacher's layers not trained, and their PCA "
+        "models, to its teacher and its PCA rows; a student with its own model (the reference's option 1), or a static "
+        "one, to nothing. STSb test Spearman x100, each change against its own teacher. The reference's speed-ups are "
+        f"its sentences/s on a {reference.SPEED_DEVICE} over its teacher's "
+        f"{reference.LAYERS[reference.TEACHER_LAYERS].sentences_per_second}; "
         f"ours are this benchmark's, on {env.device} ({machine}): the speed columns compare the shapes of the two "
         "curves, not the machines.",
     ]
     if not comparison.students_matched:
-        lines[-1] += (f" Our teacher has {comparison.teacher_layers} layers and {comparison.teacher_dimension} dimensions, "
-                      f"the reference's {reference.TEACHER_LAYERS} and {reference.TEACHER_DIMENSION}: only the teachers are matched.")
+        lines[-1] += (
+            f" Our teacher has {comparison.teacher_layers} layers and {comparison.teacher_dimension} dimensions, the "
+            f"reference's {reference.TEACHER_LAYERS} and {reference.TEACHER_DIMENSION}: only the teachers are matched."
+        )
     lines += [
         "",
         f"| model | what | layers | dim | reference STSb | vs its teacher | our STSb | vs our teacher "
@@ -191,15 +243,21 @@ def reference_section(comparison: ReferenceComparison, benchmark: BenchmarkFile)
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in comparison.rows:
-        ref_stsb, ref_kept, ref_speed = r.reference_stsb, r.reference_stsb_kept, r.reference_speedup
+        ref_stsb = "-" if r.reference_stsb is None else f"{r.reference_stsb:.2f}"
+        ref_kept = "-" if r.reference_stsb_kept is None else f"{100 * (r.reference_stsb_kept - 1):+.2f}%"
+        ref_speed = "-" if r.reference_speedup is None else f"{r.reference_speedup:.2f}x"
         lines.append(
-            f"| {r.model} | {r.what} | {r.layers} | {r.dimension} | {'-' if ref_stsb is None else f'{ref_stsb:.2f}'} "
-            f"| {'-' if ref_kept is None else f'{100 * (ref_kept - 1):+.2f}%'} | {r.stsb:.2f} | {100 * (r.stsb_test_kept - 1):+.2f}% "
-            f"| {'-' if ref_speed is None else f'{ref_speed:.2f}x'} | {speedup_text(r)} | {r.device} | {family_cells(r)} |"
+            f"| {r.model} | {r.what} | {r.layers} | {r.dimension} | {ref_stsb} | {ref_kept} | {r.stsb:.2f} "
+            f"| {100 * (r.stsb_test_kept - 1):+.2f}% | {ref_speed} | {speedup_text(r)} | {r.device} "
+            f"| {family_cells(r)} |"
         )
     claim = f'Option 1 against option 2 (the reference: "{reference.CLAIM}")'
     if not comparison.option1:
-        return [*lines, "", f"- {claim}: no student with its own `model:` in this run, so the claim is not tested here."]
+        return [
+            *lines,
+            "",
+            f"- {claim}: no student with its own `model:` in this run, so the claim is not tested here.",
+        ]
     by_label = {r.model: r for r in comparison.rows}
     lines.append("")
     for finding in comparison.option1:
@@ -208,8 +266,11 @@ def reference_section(comparison: ReferenceComparison, benchmark: BenchmarkFile)
         if finding.closest_pruned:
             which = "spreads overlap" if finding.same_speed else "the nearest median, outside the spread"
             many = len(finding.closest_pruned) > 1
-            text += (f"; the pruned student{'s' if many else ''} closest in speed ({which}): "
-                     + ", ".join(kept_text(by_label[p]) for p in finding.closest_pruned) + f". {VERDICT_TEXT[finding.verdict]}.")
+            text += (
+                f"; the pruned student{'s' if many else ''} closest in speed ({which}): "
+                + ", ".join(kept_text(by_label[p]) for p in finding.closest_pruned)
+                + f". {VERDICT_TEXT[finding.verdict]}."
+            )
             if finding.verdict == "trade-off" and finding.pruned_curve:
                 text += " " + curve_text(option1, finding.pruned_curve)
         else:

@@ -17,7 +17,9 @@ TEACHER_MODEL = "roberta-base-nli-stsb-mean-tokens"
 TEACHER_LAYERS = 12
 TEACHER_DIMENSION = 768
 SPEED_DEVICE = "V100 GPU"
-CLAIM = "Option 2) works usually better, as we keep most of the weights from the teacher."  # option 1: a light transformer
+CLAIM = (
+    "Option 2) works usually better, as we keep most of the weights from the teacher."  # option 1: a light transformer
+)
 
 
 class LayerFigures(NamedTuple):

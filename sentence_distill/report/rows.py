@@ -57,8 +57,15 @@ class Row:
 
     def table_fields(self) -> dict[str, Any]:
         """The row as one flat table row: the figures of its evaluation, then its speed's (the Prefect UI's table)."""
-        fields = {"model": self.model, **dict(sorted(self.metrics.to_dict().items())), "stsb_test_kept": self.stsb_test_kept,
-                  "quality": self.quality, "kind": self.kind, "base": self.base, "precision": self.precision}
+        fields = {
+            "model": self.model,
+            **dict(sorted(self.metrics.to_dict().items())),
+            "stsb_test_kept": self.stsb_test_kept,
+            "quality": self.quality,
+            "kind": self.kind,
+            "base": self.base,
+            "precision": self.precision,
+        }
         if self.speed is not None:
             fields.update(
                 sentences_per_second=self.speed.sentences_per_second.median,
@@ -74,7 +81,9 @@ class Row:
         return fields
 
 
-def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE) -> list[Row]:
+def collect_rows(
+    params: Params | None = None, eval_dir: Path = EVAL_DIR, benchmark_file: Path = BENCHMARK_FILE
+) -> list[Row]:
     """Every variant of the students and PCA dimensions in params, its quality joined with its speed.
 
     A Matryoshka student's cut to k dimensions (``<student>-mrl<k>``) is a model row with the speed of
@@ -82,7 +91,9 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
     """
     params = params or load_params(check_inputs=False)
     quality_key = QUALITY[params.report.rank_on][0]
-    files = [eval_dir / f"{TEACHER}.json"] + [eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca_dims_for(n)]]
+    files = [eval_dir / f"{TEACHER}.json"] + [
+        eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca_dims_for(n)]
+    ]
     for file in [*files, benchmark_file]:
         if not file.is_file():
             raise FileNotFoundError(f"{file} not found: run the pipeline (dvc repro) before the report")
@@ -102,8 +113,19 @@ def collect_rows(params: Params | None = None, eval_dir: Path = EVAL_DIR, benchm
             timed = metrics.runs_as or label  # a Matryoshka cut runs as its model: that model's speed
             if timed not in speeds:
                 raise KeyError(f"{benchmark_file} has no figures for {timed}: rerun the benchmark stage (dvc repro)")
-            rows.append(Row(label, metrics, kept, quality, kind="model", base=label, precision="float32", speed=speeds[timed],
-                            fp32_model=metrics.fp32_model or speeds[timed].fp32_model))
+            rows.append(
+                Row(
+                    label,
+                    metrics,
+                    kept,
+                    quality,
+                    kind="model",
+                    base=label,
+                    precision="float32",
+                    speed=speeds[timed],
+                    fp32_model=metrics.fp32_model or speeds[timed].fp32_model,
+                )
+            )
     return rows
 
 
@@ -163,11 +185,18 @@ def fastest_within_one_point(rows: list[Row]) -> Row | None:
 def sanity_warnings(rows: list[Row], benchmark: BenchmarkFile) -> list[str]:
     """A model with fewer layers of the same architecture must not be slower than one with more."""
     by_label = {r.model: r for r in model_rows(rows)}
-    shapes = {label: m.architecture for label, m in benchmark.models.items() if m.architecture is not None and label in by_label}
+    shapes = {
+        label: m.architecture
+        for label, m in benchmark.models.items()
+        if m.architecture is not None and label in by_label
+    }
     warnings = []
     for small, small_shape in shapes.items():
         for large, large_shape in shapes.items():
-            same_kind = (small_shape.model_type, small_shape.hidden_size) == (large_shape.model_type, large_shape.hidden_size)
+            same_kind = (small_shape.model_type, small_shape.hidden_size) == (
+                large_shape.model_type,
+                large_shape.hidden_size,
+            )
             if same_kind and small_shape.layers < large_shape.layers and faster(by_label[large], by_label[small]):
                 warnings.append(
                     f"{small} ({small_shape.layers} layers) measured slower than {large} ({large_shape.layers} layers) "

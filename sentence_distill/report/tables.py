@@ -6,8 +6,12 @@ from __future__ import annotations
 from sentence_distill.records.benchmark import BenchmarkFile
 from sentence_distill.report.rows import Row
 
-FAMILY_COLUMNS = (("classification_kept", "classif."), ("clustering_kept", "cluster"), ("retrieval_kept", "retrieval"),
-                  ("families_kept_mean", "4-family mean"))
+FAMILY_COLUMNS = (
+    ("classification_kept", "classif."),
+    ("clustering_kept", "cluster"),
+    ("retrieval_kept", "retrieval"),
+    ("families_kept_mean", "4-family mean"),
+)
 FAMILY_HEADER = " | ".join(name for _, name in FAMILY_COLUMNS)
 
 
@@ -35,14 +39,18 @@ def models_table(rows: list[Row], front: set[str]) -> str:
         own = "-" if r.fp32_model == r.model else f"{speed.speedup_vs_fp32.median:.2f}x"
         lines.append(
             f"| {r.model}{' *' if r.model in front else ''} | {m.dimension} | {100 * m.stsb_test_spearman:.2f} "
-            f"| {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} | {speed.sentences_per_second.median:.0f} | {speedup_text(r)} | {own} "
+            f"| {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} | {speed.sentences_per_second.median:.0f} "
+            f"| {speedup_text(r)} | {own} "
             f"| {speed.latency_ms.p50:.1f} / {speed.latency_ms.p95:.1f} | {size} | {speed.device} |"
         )
     return "\n".join(lines)
 
 
 def embeddings_table(rows: list[Row], front: set[str]) -> str:
-    lines = [f"| embedding | dim | precision | bytes/emb | STSb test | vs teacher | {FAMILY_HEADER} |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| embedding | dim | precision | bytes/emb | STSb test | vs teacher | {FAMILY_HEADER} |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in sorted(rows, key=lambda r: (r.metrics.bytes_per_embedding, -r.quality)):
         m = r.metrics
         lines.append(

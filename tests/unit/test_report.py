@@ -31,15 +31,31 @@ ROOT = Path(__file__).resolve().parents[2]
 def quality(stsb: float, dimension: int = 384, others: float | None = None) -> dict:
     """A model's figures; the three other families keep ``others`` of the teacher's (default: its STSb share)."""
     others = stsb / 0.80 if others is None else others
-    shares = {"stsb_test_kept": stsb / 0.80, "classification_kept": others, "clustering_kept": others, "retrieval_kept": others}
-    return {"dimension": dimension, "bytes_per_embedding": 4 * dimension, "stsb_test_spearman": stsb, "disk_bytes": 1_000_000,
-            **shares, "families_kept_mean": sum(shares.values()) / 4}
+    shares = {
+        "stsb_test_kept": stsb / 0.80,
+        "classification_kept": others,
+        "clustering_kept": others,
+        "retrieval_kept": others,
+    }
+    return {
+        "dimension": dimension,
+        "bytes_per_embedding": 4 * dimension,
+        "stsb_test_spearman": stsb,
+        "disk_bytes": 1_000_000,
+        **shares,
+        "families_kept_mean": sum(shares.values()) / 4,
+    }
 
 
 def precision(stsb: float, dimension: int, kind: str) -> dict:
     shares = {k: stsb / 0.80 for k in ("stsb_test_kept", "classification_kept", "clustering_kept", "retrieval_kept")}
-    return {"dimension": dimension, "bytes_per_embedding": dimension // 8 if kind == "binary" else dimension, "stsb_test_spearman": stsb,
-            **shares, "families_kept_mean": stsb / 0.80}
+    return {
+        "dimension": dimension,
+        "bytes_per_embedding": dimension // 8 if kind == "binary" else dimension,
+        "stsb_test_spearman": stsb,
+        **shares,
+        "families_kept_mean": stsb / 0.80,
+    }
 
 
 def speed(median: float, q1: float, q3: float, fp32: str, own: float = 1.0, layers: int | None = None) -> dict:
@@ -70,22 +86,44 @@ def write_run(tmp_path: Path, files: dict, benchmark: dict) -> tuple[Path, Path]
 @pytest.fixture
 def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
     """Teacher 0.80 (6 layers); L3 0.795 at 1.8x [1.7-1.9]; its int8 copy 0.792 at 3.0x; L3-pca64 0.789 at
-    1.85x, inside L3's spread, keeps 102% on the three other task families; L2 0.76 at 2.6x and its int8 copy at 4.0x; embedding precisions of each."""
+    1.85x, inside L3's spread, keeps 102% on the three other task families; L2 0.76 at 2.6x and its int8 copy at
+    4.0x; embedding precisions of each."""
     files = {
-        "teacher": {"teacher": quality(0.80), "teacher-emb-uint8": precision(0.795, 384, "uint8"),
-                    "teacher-emb-binary": precision(0.70, 384, "binary")},
-        "L3": {"L3": quality(0.795), "L3-onnx-int8": quality(0.792), "L3-emb-int8": precision(0.788, 384, "int8"),
-               "L3-emb-binary": precision(0.69, 384, "binary")},
-        "L3-pca64": {"L3-pca64": quality(0.789, 64, others=1.02), "L3-pca64-onnx-int8": quality(0.776, 64),
-                     "L3-pca64-emb-int8": precision(0.779, 64, "int8")},
+        "teacher": {
+            "teacher": quality(0.80),
+            "teacher-emb-uint8": precision(0.795, 384, "uint8"),
+            "teacher-emb-binary": precision(0.70, 384, "binary"),
+        },
+        "L3": {
+            "L3": quality(0.795),
+            "L3-onnx-int8": quality(0.792),
+            "L3-emb-int8": precision(0.788, 384, "int8"),
+            "L3-emb-binary": precision(0.69, 384, "binary"),
+        },
+        "L3-pca64": {
+            "L3-pca64": quality(0.789, 64, others=1.02),
+            "L3-pca64-onnx-int8": quality(0.776, 64),
+            "L3-pca64-emb-int8": precision(0.779, 64, "int8"),
+        },
         "L2": {"L2": quality(0.76), "L2-onnx-int8": quality(0.755), "L2-emb-int8": precision(0.758, 384, "int8")},
-        "L2-pca64": {"L2-pca64": quality(0.75, 64), "L2-pca64-onnx-int8": quality(0.745, 64),
-                     "L2-pca64-emb-int8": precision(0.749, 64, "int8")},
+        "L2-pca64": {
+            "L2-pca64": quality(0.75, 64),
+            "L2-pca64-onnx-int8": quality(0.745, 64),
+            "L2-pca64-emb-int8": precision(0.749, 64, "int8"),
+        },
     }
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42, "seconds": 10.0},
-        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "python": "3.11.7",
-                        "versions": {}, "git_commit": "abcdef0"},
+        "environment": {
+            "cpu": "test CPU",
+            "cores": 2,
+            "threads": 2,
+            "device": "cpu",
+            "gpu": None,
+            "python": "3.11.7",
+            "versions": {},
+            "git_commit": "abcdef0",
+        },
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=6),
             "L3": speed(1.8, 1.7, 1.9, "L3", layers=3),
@@ -138,7 +176,13 @@ def test_fronts_best_student_and_fastest_within_one_point(metrics) -> None:
     assert {r.model for r in storage} >= {"teacher", "L3", "L3-pca64", "L3-emb-binary"}
     assert "L3-onnx-int8" not in {r.model for r in storage}
     # teacher-emb-uint8: 384 bytes at 0.795 beats every 384-byte int8 embedding and the float32 students.
-    assert storage_front(storage) == {"teacher", "teacher-emb-uint8", "L3-pca64", "L3-pca64-emb-int8", "teacher-emb-binary"}
+    assert storage_front(storage) == {
+        "teacher",
+        "teacher-emb-uint8",
+        "L3-pca64",
+        "L3-pca64-emb-int8",
+        "teacher-emb-binary",
+    }
 
 
 def test_ranking_on_the_average_of_the_task_families(metrics) -> None:
@@ -148,7 +192,11 @@ def test_ranking_on_the_average_of_the_task_families(metrics) -> None:
     params = params.model_copy(update={"report": params.report.model_copy(update={"rank_on": "average"})})
     rows = collect_rows(params, eval_dir, benchmark_file)
     assert best_student(rows).model == "L3-pca64"
-    assert pareto_front(model_rows(rows)) == {"L3-pca64", "L3-onnx-int8", "L2-onnx-int8"}  # above the teacher, and faster
+    assert pareto_front(model_rows(rows)) == {
+        "L3-pca64",
+        "L3-onnx-int8",
+        "L2-onnx-int8",
+    }  # above the teacher, and faster
     assert best_student(collect_rows(metrics[2], eval_dir, benchmark_file)).model == "L3"  # on STSb, as before
 
 
@@ -170,17 +218,32 @@ def test_sanity_flags_fewer_layers_measured_slower(metrics) -> None:
 def test_report_files(metrics, tmp_path: Path) -> None:
     eval_dir, benchmark_file, params = metrics
     text = build_report(tmp_path / "reports", eval_dir, benchmark_file, tmp_path / "summary.json", params)
-    assert "| L3-onnx-int8 * | 384 | 79.20 | -1.00% | 99.0% | 99.0% | 99.0% | 99.0% | 300 | 3.00x [2.80-3.20] | 1.67x |" in text
+    assert (
+        "| L3-onnx-int8 * | 384 | 79.20 | -1.00% | 99.0% | 99.0% | 99.0% | 99.0% | 300 | 3.00x [2.80-3.20] | 1.67x |"
+        in text
+    )
     assert "| L3-pca64-emb-int8 * | 64 | int8 | 64 | 77.90 | -2.62% | 97.4% | 97.4% | 97.4% | 97.4% |" in text
     assert "7 interleaved rounds" in text and "2 threads" in text
     summary = Summary.read(tmp_path / "summary.json")
     assert summary.best_student == "L3" and summary.fastest_within_one_point == "L3-onnx-int8"
-    assert "Side by side with the reference" not in text and "reference_comparison" not in json.loads((tmp_path / "summary.json").read_text())  # report.compare_with_reference: false
+    assert "Side by side with the reference" not in text and "reference_comparison" not in json.loads(
+        (tmp_path / "summary.json").read_text()
+    )  # report.compare_with_reference: false
     for name in ("models.png", "embeddings.png", "models.json", "embeddings.json"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
-    assert {p.model: p.bytes_per_embedding for p in read_points(tmp_path / "reports" / "embeddings.json", EmbeddingPoint)}["L3-emb-binary"] == 48
+    assert {
+        p.model: p.bytes_per_embedding for p in read_points(tmp_path / "reports" / "embeddings.json", EmbeddingPoint)
+    }["L3-emb-binary"] == 48
     assert {r.model for r in read_points(tmp_path / "reports" / "models.json", ModelPoint)} == {
-        "teacher", "L3", "L3-onnx-int8", "L3-pca64", "L3-pca64-onnx-int8", "L2", "L2-onnx-int8", "L2-pca64", "L2-pca64-onnx-int8"
+        "teacher",
+        "L3",
+        "L3-onnx-int8",
+        "L3-pca64",
+        "L3-pca64-onnx-int8",
+        "L2",
+        "L2-onnx-int8",
+        "L2-pca64",
+        "L2-pca64-onnx-int8",
     }
 
 
@@ -190,8 +253,14 @@ MPNET_STSB = 0.8342  # the teacher of the comparison below: 12 layers, 768-d, as
 def figures(stsb: float, dimension: int = 768, others: float = 1.0) -> dict:
     """A model's figures against a teacher at ``MPNET_STSB``; the three other families keep ``others``."""
     shares = {"classification_kept": others, "clustering_kept": others, "retrieval_kept": others}
-    return {"dimension": dimension, "bytes_per_embedding": 4 * dimension, "stsb_test_spearman": stsb,
-            "stsb_test_kept": stsb / MPNET_STSB, **shares, "families_kept_mean": (stsb / MPNET_STSB + 3 * others) / 4}
+    return {
+        "dimension": dimension,
+        "bytes_per_embedding": 4 * dimension,
+        "stsb_test_spearman": stsb,
+        "stsb_test_kept": stsb / MPNET_STSB,
+        **shares,
+        "families_kept_mean": (stsb / MPNET_STSB + 3 * others) / 4,
+    }
 
 
 @pytest.fixture
@@ -213,8 +282,16 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
     }
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 16, "rounds": 5, "seed": 42, "seconds": 10.0},
-        "environment": {"cpu": "test CPU", "cores": 2, "threads": 2, "device": "cpu", "gpu": None, "python": "3.11.7",
-                        "versions": {}, "git_commit": "abcdef0"},
+        "environment": {
+            "cpu": "test CPU",
+            "cores": 2,
+            "threads": 2,
+            "device": "cpu",
+            "gpu": None,
+            "python": "3.11.7",
+            "versions": {},
+            "git_commit": "abcdef0",
+        },
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=12),
             "L12": speed(1.0, 0.95, 1.05, "L12", layers=12),
@@ -231,8 +308,12 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
     eval_dir, benchmark_file = write_run(tmp_path, files, benchmark)
     raw = __import__("yaml").safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     raw["teacher"]["model"] = "sentence-transformers/all-mpnet-base-v2"
-    raw["students"] = {"L12": {"train": False}, "L6": {"num_layers": 6}, "L5": {"num_layers": 5},
-                       "MiniLM": {"model": "sentence-transformers/all-MiniLM-L6-v2"}}
+    raw["students"] = {
+        "L12": {"train": False},
+        "L6": {"num_layers": 6},
+        "L5": {"num_layers": 5},
+        "MiniLM": {"model": "sentence-transformers/all-MiniLM-L6-v2"},
+    }
     raw["pca"]["dims"] = [128]
     raw["report"]["compare_with_reference"] = True
     return eval_dir, benchmark_file, Params.model_validate(raw)  # the schema only: no model is read
@@ -246,15 +327,18 @@ def test_side_by_side_with_the_reference(reference_metrics, tmp_path: Path) -> N
     assert rows == [
         "| teacher | teacher | 12 | 768 | 85.44 | +0.00% | 83.42 | +0.00% | 1.00x | 1.00x [1.00-1.00] | cpu "
         "| 100.0% | 100.0% | 100.0% | 100.0% |",
-        "| L12 | the teacher's layers, not trained | 12 | 768 | 85.44 | +0.00% | 83.42 | +0.00% | 1.00x | 1.00x [0.95-1.05] | cpu "
+        "| L12 | the teacher's layers, not trained | 12 | 768 | 85.44 | +0.00% | 83.42 | +0.00% | 1.00x | 1.00x "
+        "[0.95-1.05] | cpu "
         "| 100.0% | 100.0% | 100.0% | 100.0% |",
         # 85.23 / 85.44 - 1 = -0.25%; 84.26 / 83.42 - 1 = +1.01%; 4000 / 2300 sentences/s = 1.74x
-        "| L6 | 6 of the teacher's layers, distilled | 6 | 768 | 85.23 | -0.25% | 84.26 | +1.01% | 1.74x | 1.96x [1.90-2.00] | cpu "
+        "| L6 | 6 of the teacher's layers, distilled | 6 | 768 | 85.23 | -0.25% | 84.26 | +1.01% | 1.74x | 1.96x "
+        "[1.90-2.00] | cpu "
         "| 98.0% | 98.0% | 98.0% | 98.8% |",
         "| L5 | 5 of the teacher's layers, distilled | 5 | 768 | - | - | 83.50 | +0.10% | - | 2.30x [2.20-2.40] | cpu "
         "| 97.0% | 97.0% | 97.0% | 97.8% |",
         # 84.96 / 85.44 - 1 = -0.56%; no speed of the reference's PCA model
-        "| L12-pca128 | the teacher + PCA 768->128 | 12 | 128 | 84.96 | -0.56% | 83.04 | -0.46% | - | 1.01x [0.96-1.06] | cpu "
+        "| L12-pca128 | the teacher + PCA 768->128 | 12 | 128 | 84.96 | -0.56% | 83.04 | -0.46% | - | 1.01x "
+        "[0.96-1.06] | cpu "
         "| 99.0% | 99.0% | 99.0% | 99.1% |",
         "| MiniLM | option 1: sentence-transformers/all-MiniLM-L6-v2, distilled | 6 | 384 | - | - | 82.00 | -1.70% | - "
         "| 2.35x [2.25-2.45] | cpu | 96.0% | 96.0% | 96.0% | 96.6% |",
@@ -262,20 +346,26 @@ def test_side_by_side_with_the_reference(reference_metrics, tmp_path: Path) -> N
     assert "a V100 GPU over its teacher's 2300; ours are this benchmark's, on cpu (test CPU)" in section
     assert "only the teachers are matched" not in section
     assert (
-        '- Option 1 against option 2 (the reference: "Option 2) works usually better, as we keep most of the weights from '
-        "the teacher.\"): MiniLM keeps 98.30% of our teacher's STSb at 2.35x [2.25-2.45]; the pruned student closest in "
-        "speed (spreads overlap): L5 keeps 100.10% of our teacher's STSb at 2.30x [2.20-2.40]. The claim holds here"
+        '- Option 1 against option 2 (the reference: "Option 2) works usually better, as we keep most of the weights '
+        "from the teacher.\"): MiniLM keeps 98.30% of our teacher's STSb at 2.35x [2.25-2.45]; the pruned student "
+        "closest in speed (spreads overlap): L5 keeps 100.10% of our teacher's STSb at 2.30x [2.20-2.40]. The claim "
+        "holds here"
     ) in section
     comparison = Summary.read(tmp_path / "summary.json").reference_comparison
     assert [(r.model, r.kind) for r in comparison.rows] == [
-        ("teacher", "teacher"), ("L12", "teacher_copy"), ("L6", "pruned"), ("L5", "pruned"), ("L12-pca128", "teacher_pca"),
+        ("teacher", "teacher"),
+        ("L12", "teacher_copy"),
+        ("L6", "pruned"),
+        ("L5", "pruned"),
+        ("L12-pca128", "teacher_pca"),
         ("MiniLM", "option1"),
     ]
     l6 = comparison.rows[2]
     assert l6.reference_stsb == 85.23 and l6.reference_speedup == pytest.approx(4000 / 2300)
     assert l6.stsb_test_kept == pytest.approx(0.8426 / MPNET_STSB) and l6.speedup == 1.96
-    assert [f.to_dict() for f in comparison.option1] == [{"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds",
-                                     "pruned_curve": None}]  # no pruned student faster than it
+    assert [f.to_dict() for f in comparison.option1] == [
+        {"student": "MiniLM", "closest_pruned": ["L5"], "same_speed": True, "verdict": "holds", "pruned_curve": None}
+    ]  # no pruned student faster than it
 
 
 def test_side_by_side_reads_a_trade_off_off_the_pruned_students_curve(reference_metrics, tmp_path: Path) -> None:
@@ -289,10 +379,11 @@ def test_side_by_side_reads_a_trade_off_off_the_pruned_students_curve(reference_
     section = text.split("## Side by side with the reference\n", 1)[1]
     # on the line from L6 (1.96x, 84.26) to L5 (2.30x, 83.50), MiniLM's 2.10x sits at ln(2.10/1.96)/ln(2.30/1.96) = 0.43
     assert (
-        "the pruned student closest in speed (the nearest median, outside the spread): L6 keeps 101.01% of our teacher's STSb "
-        "at 1.96x [1.90-2.00]. Neither is better on both STSb and speed: a trade-off, which alone does not answer the claim. "
-        "On the pruned students' curve (a straight line in log speed-up between L6 and L5), a pruned student at MiniLM's "
-        "2.10x would keep 100.61%: MiniLM lies 2.32 points below it, so on that curve the claim holds here."
+        "the pruned student closest in speed (the nearest median, outside the spread): L6 keeps 101.01% of our "
+        "teacher's STSb at 1.96x [1.90-2.00]. Neither is better on both STSb and speed: a trade-off, which alone "
+        "does not answer the claim. On the pruned students' curve (a straight line in log speed-up between L6 and "
+        "L5), a pruned student at MiniLM's 2.10x would keep 100.61%: MiniLM lies 2.32 points below it, so on that "
+        "curve the claim holds here."
     ) in section
     finding = Summary.read(tmp_path / "summary.json").reference_comparison.option1[0]
     assert finding.verdict == "trade-off" and finding.pruned_curve.between == ["L6", "L5"]
@@ -304,20 +395,41 @@ def test_side_by_side_without_option_1_and_with_another_teacher(metrics, tmp_pat
     params = params.model_copy(update={"report": params.report.model_copy(update={"compare_with_reference": True})})
     text = build_report(tmp_path / "reports", eval_dir, benchmark_file, tmp_path / "summary.json", params)
     section = text.split("## Side by side with the reference\n", 1)[1]
-    assert "Our teacher has 6 layers and 384 dimensions, the reference's 12 and 768: only the teachers are matched." in section
+    assert (
+        "Our teacher has 6 layers and 384 dimensions, the reference's 12 and 768: only the teachers are matched."
+        in section
+    )
     assert "| teacher | teacher | 6 | 384 | 85.44 | +0.00% | 80.00 | +0.00% | 1.00x |" in section
-    assert "| L3 | 3 of the teacher's layers, distilled | 3 | 384 | - | - | 79.50 | -0.62% | - | 1.80x [1.70-1.90] |" in section
+    assert (
+        "| L3 | 3 of the teacher's layers, distilled | 3 | 384 | - | - | 79.50 | -0.62% | - | 1.80x [1.70-1.90] |"
+        in section
+    )
     assert "no student with its own `model:` in this run, so the claim is not tested here." in section
-    assert "L3-pca64 |" not in section and "L3-onnx-int8" not in section  # a pruned student's PCA and int8 models: no reference row
+    assert (
+        "L3-pca64 |" not in section and "L3-onnx-int8" not in section
+    )  # a pruned student's PCA and int8 models: no reference row
     comparison = Summary.read(tmp_path / "summary.json").reference_comparison
     assert comparison.students_matched is False and comparison.option1 == []
 
 
 def comparison_row(name: str, kept: float, median: float) -> ComparisonRow:
     """A row of the side-by-side comparison; ``option1_finding`` reads its STSb kept and speed-up (spread 0.1)."""
-    return ComparisonRow(model=name, kind="pruned", what=name, layers=1, dimension=384, reference_stsb=None,
-                         reference_stsb_kept=None, reference_speedup=None, stsb=80 * kept, stsb_test_kept=kept,
-                         speedup=median, speedup_q1=median - 0.05, speedup_q3=median + 0.05, device="cpu")
+    return ComparisonRow(
+        model=name,
+        kind="pruned",
+        what=name,
+        layers=1,
+        dimension=384,
+        reference_stsb=None,
+        reference_stsb_kept=None,
+        reference_speedup=None,
+        stsb=80 * kept,
+        stsb_test_kept=kept,
+        speedup=median,
+        speedup_q1=median - 0.05,
+        speedup_q3=median + 0.05,
+        device="cpu",
+    )
 
 
 def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> None:
@@ -325,9 +437,15 @@ def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> Non
     option1 = comparison_row("Small", 0.95, 3.0)
     l2, l1, l4 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1), comparison_row("L4", 0.99, 2.2)
     assert option1_finding(option1, [l4, l2, l1]).to_dict() == {
-        "student": "Small", "closest_pruned": ["L2"], "same_speed": False, "verdict": "holds",
-        "pruned_curve": {"between": ["L4", "L2"], "stsb_test_kept": pytest.approx(0.9758, abs=1e-4),
-                         "option1_lead": pytest.approx(-0.0258, abs=1e-4)},  # 0.99 + ln(3/2.2)/ln(3.4/2.2) * (0.97 - 0.99)
+        "student": "Small",
+        "closest_pruned": ["L2"],
+        "same_speed": False,
+        "verdict": "holds",
+        "pruned_curve": {
+            "between": ["L4", "L2"],
+            "stsb_test_kept": pytest.approx(0.9758, abs=1e-4),
+            "option1_lead": pytest.approx(-0.0258, abs=1e-4),
+        },  # 0.99 + ln(3/2.2)/ln(3.4/2.2) * (0.97 - 0.99)
     }
     assert option1_finding(option1, [l4]).verdict == "trade-off"  # slower but better
     assert option1_finding(option1, [l1]).verdict == "trade-off"  # faster but worse
@@ -339,16 +457,25 @@ def test_option_1_against_the_nearest_pruned_student_outside_the_spread() -> Non
 def test_a_trade_off_is_read_off_the_pruned_students_curve() -> None:
     """Faster than the nearest pruned student but worse: the line (in log speed-up) between the pruned students
     on either side says on which side of pruning's curve the option-1 student lies."""
-    l2, l1 = comparison_row("L2", 0.97, 3.4), comparison_row("L1", 0.93, 4.1)  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
+    l2, l1 = (
+        comparison_row("L2", 0.97, 3.4),
+        comparison_row("L1", 0.93, 4.1),
+    )  # at 3.8x the line is at 0.97 - ln(3.8/3.4)/ln(4.1/3.4) * 0.04 = 0.9462
     small = comparison_row("Small", 0.95, 3.8)
     above, below = option1_finding(small, [l2, l1]), option1_finding(comparison_row("Small", 0.94, 3.8), [l2, l1])
     assert above.verdict == below.verdict == "trade-off" and above.closest_pruned == ["L1"]
-    assert above.pruned_curve.between == ["L2", "L1"] and above.pruned_curve.stsb_test_kept == pytest.approx(0.9462, abs=1e-4)
+    assert above.pruned_curve.between == ["L2", "L1"] and above.pruned_curve.stsb_test_kept == pytest.approx(
+        0.9462, abs=1e-4
+    )
     assert above.pruned_curve.option1_lead > 0 > below.pruned_curve.option1_lead
     assert curve_text(small, above.pruned_curve) == (
-        "On the pruned students' curve (a straight line in log speed-up between L2 and L1), a pruned student at Small's "
-        "3.80x would keep 94.62%: Small lies 0.38 points above it, so on that curve the claim does not hold here.")
-    assert curve_text(small, below.pruned_curve).endswith("Small lies 0.62 points below it, so on that curve the claim holds here.")
+        "On the pruned students' curve (a straight line in log speed-up between L2 and L1), a pruned student at "
+        "Small's 3.80x would keep 94.62%: Small lies 0.38 points above it, so on that curve the claim does not "
+        "hold here."
+    )
+    assert curve_text(small, below.pruned_curve).endswith(
+        "Small lies 0.62 points below it, so on that curve the claim holds here."
+    )
 
 
 def test_chart_labels_never_overlap(tmp_path: Path) -> None:
@@ -365,7 +492,9 @@ def test_speedups_are_per_round_ratios_then_the_median() -> None:
     int8 = Timed(None, "cpu", "teacher", "student", seconds=[0.25, 0.8, 0.4], latencies=[0.002] * 3)
     result = summarise({"teacher": teacher, "student": student, "student-int8": int8}, sentences=100)
     assert result["student"].speedup_vs_teacher.to_dict() == {"median": 2.0, "q1": 2.0, "q3": 2.0}
-    assert result["student-int8"].speedup_vs_teacher.to_dict() == pytest.approx({"median": 3.0, "q1": 2.75, "q3": 3.5})  # 4.0, 2.5, 3.0
+    assert result["student-int8"].speedup_vs_teacher.to_dict() == pytest.approx(
+        {"median": 3.0, "q1": 2.75, "q3": 3.5}
+    )  # 4.0, 2.5, 3.0
     assert result["student-int8"].speedup_vs_fp32.median == pytest.approx(1.5)  # ratios 2.0, 1.25, 1.5
     assert result["student"].sentences_per_second.median == pytest.approx(100 / 0.6)
     assert result["student"].latency_ms.p50 == pytest.approx(5.0)

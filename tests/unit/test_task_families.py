@@ -52,8 +52,12 @@ def test_retrieval_with_a_known_rank() -> None:
     """One pair scored 5: from "a", its paraphrase "b" ranks second behind "c" (1/2); from "b", "a"
     ranks first (1). The pair scored 1 makes no query. MRR@10 = 0.75; nDCG@10 = (1/log2(3) + 1) / 2."""
     pairs = [("a", "b", 5.0), ("c", "d", 1.0)]
-    vectors = {"a": np.array([1.0, 0.0, 0.0]), "c": np.array([0.95, 0.3, 0.0]), "b": np.array([0.6, 0.0, 0.8]),
-               "d": np.array([0.0, -1.0, 0.0])}
+    vectors = {
+        "a": np.array([1.0, 0.0, 0.0]),
+        "c": np.array([0.95, 0.3, 0.0]),
+        "b": np.array([0.6, 0.0, 0.8]),
+        "d": np.array([0.0, -1.0, 0.0]),
+    }
     queries, corpus, relevant = retrieval_pairs(pairs, min_score=4.0)
     assert sorted(queries.values()) == ["a", "b"] and sorted(corpus.values()) == ["a", "b", "c", "d"]
     scores = retrieval_scores(pairs, vectors, min_score=4.0)
