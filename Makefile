@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run repro flow validate test test-fast lint bench bench-variants gc clean
+.PHONY: run repro flow validate test test-fast lint bench bench-variants gc verify clean
 
 # The pins (torch's wheel included) are tested on Linux x86-64 with CPython 3.11 only: another
 # version stops here with what to do, before anything is installed.
@@ -58,6 +58,11 @@ bench-variants: $(VENV)/.installed
 # Free disk: embedding-cache fingerprints and DVC cache entries the current results do not use (flows/gc.py).
 gc: $(VENV)/.installed
 	python -m flows.gc
+
+# Re-hash every output DVC tracks and the cache objects they use; name what is damaged, remove damaged objects
+# from the cache and say what to rerun (flows/verify.py). Exit 0 when all is whole, 2 otherwise.
+verify: $(VENV)/.installed
+	python -m flows.verify
 
 clean:
 	rm -rf .work .prefect

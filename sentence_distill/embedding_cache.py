@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from sentence_distill.fileio import atomic_path, write_json
+from sentence_distill.integrity import purge_damaged_objects
 from sentence_distill.paths import QUANTIZATION_FILE
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,10 @@ def is_blank(text: str | None) -> bool:
 
 
 def describe(schema: pa.Schema) -> str:
-    return ", ".join(f"{field.name}: {field.type}" for field in schema)
+    try:
+        return ", ".join(f"{field.name}: {field.type}" for field in schema)
+    except UnicodeDecodeError:  # a damaged footer (it has no checksum): still a damaged shard, not a crash
+        return "names that are not UTF-8"
 
 
 def model_fingerprint(
@@ -135,6 +139,8 @@ class EmbeddingCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
         log.warning("embedding cache: damaged shard %s (%s); moved to %s, its rows will be re-encoded", path, reason, target)
+        # Re-encoded, the shard is byte for byte the one first written: DVC must not find its damaged object.
+        purge_damaged_objects(target, recorded_as=path)
 
     def _verified_keys(self, paths: list[Path], columns: list[str] | None) -> tuple[list[pa.Array], int]:
         """Keys of the readable shards among ``paths``, one shard in memory at a time; damaged ones are quarantined."""

@@ -38,6 +38,7 @@ from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
 from sentence_distill.fileio import atomic_dir, atomic_path, write_json
+from sentence_distill.integrity import check_model_files
 from sentence_distill.models import quantization_info, torch_int8
 from sentence_distill.paths import QUANTIZATION_FILE
 
@@ -162,6 +163,8 @@ def export_int8_models(
     """One int8 copy of the model in ``source`` per backend, in ``target/<backend>``, and ``note`` (why there is
     none) as ``target/README.md``; what each exporter reports, by backend."""
     summary: dict = {"backends": {}}
+    if backends:
+        check_model_files(source)  # what dvc.lock recorded, or nothing is quantized from it
     with atomic_dir(target) as tmp:
         for backend in backends:
             summary["backends"][backend] = EXPORTERS[backend](source, tmp / backend, calibration)
@@ -174,6 +177,9 @@ def export_int8_models(
 def int8_pca_models(pca_model: Path, int8_students: Path, target: Path, backends: Sequence[str], note: str | None) -> None:
     """The PCA model in ``pca_model`` with the Transformer of each int8 student folder ``int8_students/<backend>``,
     in ``target/<backend>``, and ``note`` as ``target/README.md``."""
+    if backends:
+        check_model_files(pca_model)
+        check_model_files(int8_students)
     with atomic_dir(target) as tmp:
         for backend in backends:
             with_int8_transformer(pca_model, int8_students / backend, tmp / backend)

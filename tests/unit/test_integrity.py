@@ -13,11 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from dvc.repo import Repo
 
 from flows.verify import main as verify_main
 from flows.verify import tracked_outputs, verify
+from sentence_distill.embedding_cache import EmbeddingCache
 from sentence_distill.integrity import (
     DamagedOutputError,
     cache_dir,
@@ -75,6 +78,13 @@ def flip_byte(path: Path, offset: int = 100) -> None:
         byte = handle.read(1)
         handle.seek(offset)
         handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def in_embedding_pages(shard: Path) -> int:
+    """An offset inside the shard's embedding column pages (checksummed), not in its footer."""
+    column = pq.ParquetFile(shard).metadata.row_group(0).column(2)
+    start = column.dictionary_page_offset if column.has_dictionary_page else column.data_page_offset
+    return start + column.total_compressed_size - 8
 
 
 def whole(root: Path):
@@ -194,3 +204,57 @@ def test_verify_restores_a_damaged_object_from_a_whole_copy(project: Path) -> No
     report = whole(project)
     assert report.whole and set(report.restored) == {obj, listing}, report.summary()
     assert file_md5(obj) == file_md5(project / WEIGHTS) and whole(project).removed == []
+
+
+FILLER = """
+import numpy as np
+from sentence_distill.embedding_cache import EmbeddingCache
+
+def encode(chunk):
+    return np.array([[len(t), t.count("1"), t.count("2"), 1.0] for t in chunk], dtype=np.float32)
+
+EmbeddingCache("cache", "fingerprint", 4).fill([f"sentence number {i}" for i in range(40)], encode, shard_rows=10)
+"""
+
+
+def test_a_re_encoded_shard_is_stored_anew_not_linked_to_its_damaged_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedding cache's stage in small: a persistent output of deterministic shards. A damaged shard is
+    re-encoded byte for byte as it was first written, so without the purge DVC would link it back to the damage."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "fill.py").write_text(FILLER)
+    (root / "dvc.yaml").write_text(
+        f"stages:\n  fill:\n    cmd: {sys.executable} fill.py\n    deps: [fill.py]\n"
+        "    outs:\n      - cache:\n          persist: true\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    monkeypatch.chdir(root)
+    with Repo.init(str(root), no_scm=True) as repo, repo.config.edit() as config:
+        config["cache"]["type"] = "hardlink"
+    with Repo(str(root)) as repo:
+        repo.reproduce()
+    cache = EmbeddingCache(root / "cache", "fingerprint", 4)
+    texts = [f"sentence number {i}" for i in range(40)]
+    expected = cache.lookup(texts)
+    flipped, truncated = cache.shard_paths()[:2]
+    flip_byte(flipped, offset=in_embedding_pages(flipped))
+    os.truncate(truncated, truncated.stat().st_size - 50)
+    with Repo(str(root)) as repo:
+        repo.reproduce()
+    assert len(list((cache.folder / "quarantine").iterdir())) == 2
+    np.testing.assert_array_equal(cache.lookup(texts), expected)  # every page checksum verified on the way
+    with Repo(str(root)) as repo:
+        assert repo.status() == {}
+        assert verify(root, tracked_outputs(repo)).whole
+
+
+def test_a_shard_with_a_damaged_footer_is_quarantined(tmp_path: Path) -> None:
+    """The footer has no checksum: a damaged column name must still read as a damaged shard, not crash the fill."""
+    cache = EmbeddingCache(tmp_path, "fingerprint", 4)
+    texts = [f"sentence number {i}" for i in range(10)]
+    shard = cache.write_shard(texts, np.ones((10, 4), dtype=np.float32))
+    flip_byte(shard, offset=shard.read_bytes().index(b"\x18\x03key") + 2)  # the "k" of the schema's column name
+    stats = cache.fill(texts, lambda chunk: np.ones((len(chunk), 4), dtype=np.float32), shard_rows=10)
+    assert stats.quarantined == 1 and stats.encoded == 10
