@@ -222,12 +222,20 @@ def verify(root: Path, outputs: list[Output], threads: int | None = None) -> Ver
     return report
 
 
+def stage_name(stage, root: Path) -> str:
+    """The stage as ``dvc repro`` takes it from the project's root (``student@L1``; a ``.dvc`` file's path), whatever
+    the working directory (DVC's own ``addressing`` is relative to it)."""
+    path = Path(stage.path).relative_to(root).as_posix()
+    name = getattr(stage, "name", None)
+    return path if not name else name if path == "dvc.yaml" else f"{path}:{name}"
+
+
 def tracked_outputs(repo) -> list[Output]:
     """Every output the current dvc.lock (and any ``.dvc`` file) records, from DVC's own index of the project."""
     root = Path(repo.root_dir)
     return [
         Output(
-            stage.addressing,
+            stage_name(stage, root),
             Path(out.fs_path).relative_to(root).as_posix(),
             out.hash_info.value,
             out.hash_info.name,

@@ -258,3 +258,13 @@ def test_a_shard_with_a_damaged_footer_is_quarantined(tmp_path: Path) -> None:
     flip_byte(shard, offset=shard.read_bytes().index(b"\x18\x03key") + 2)  # the "k" of the schema's column name
     stats = cache.fill(texts, lambda chunk: np.ones((len(chunk), 4), dtype=np.float32), shard_rows=10)
     assert stats.quarantined == 1 and stats.encoded == 10
+
+
+def test_a_scheduled_run_asked_to_verify_stops_before_the_push(project: Path) -> None:
+    """The scheduled run's verify task (``python -m flows.serve --verify``) fails on damage, and the flow runs it
+    before ``dvc push``: a damaged object never reaches the remote."""
+    from flows.serve import verify_outputs
+
+    flip_byte(project / WEIGHTS)
+    with pytest.raises(DamagedOutputError, match=r"models/tiny/weights.bin \(stage make\): damaged"):
+        verify_outputs.fn(project)
