@@ -286,18 +286,22 @@ def check_model_files(folder: Path | str) -> None:
         return
     rel = folder.relative_to(root).as_posix()
     hasher = Hasher()
-    try:
-        found = _files_not_as_recorded(root, rel, hasher)
-        if found and found[1]:
+    for reading in (1, 2):
+        try:
+            found = _files_not_as_recorded(root, rel, hasher)
+        except yaml.YAMLError as exc:
+            found, torn = None, exc
+        else:
+            torn = None
+            if not found or not found[1]:
+                return
+        if reading == 1:
             time.sleep(0.5)
-            found = _files_not_as_recorded(root, rel, Hasher())
-    except yaml.YAMLError as exc:
-        log.warning("%s: cannot check its files, dvc.lock does not parse (%s); %s", rel, exc, VERIFY_HINT)
-        return
-    if not found or not found[1]:
+    if torn is not None:
+        log.warning("%s: cannot check its files, dvc.lock does not parse (%s); %s", rel, torn, VERIFY_HINT)
         return
     output, bad = found
-    raise DamagedOutputError(describe_mismatch(root, output, bad, Hasher()))
+    raise DamagedOutputError(describe_mismatch(root, output, bad, hasher))
 
 
 def describe_mismatch(root: Path, output: Output, bad: list[RecordedFile], hasher: Hasher) -> str:
