@@ -1,18 +1,12 @@
 """The teacher embedding cache with the real all-MiniLM-L6-v2 and real Parquet shards.
 
-Subprocesses stand in for a second writer and a killed run (a Dask cluster's workers:
-``tests/e2e/test_dask_encoding.py``); they use the same packaged model. Every comparison is against plain
-``SentenceTransformer.encode`` in this process.
+Filled in this process; other processes filling it (a second writer, a killed one, a Dask cluster's workers):
+``tests/e2e/test_embedding_cache_processes.py``. Every comparison is against plain ``SentenceTransformer.encode``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +20,6 @@ from sentence_distill.embedding_cache import CacheError, EmbeddingCache
 from sentence_distill.models import cache_for, encode_texts, load_model, model_folder
 from sentence_distill.config.schema import TeacherParams
 from sentence_distill.teacher import DASK_ADDRESS_ENV, embed_teacher, encodes_on_dask
-from tests.project import TEST_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -35,25 +28,6 @@ WORDS = (
     "the a market report council minister team season film music company shares rose fell sharply after "
     "talks with union leaders over pay and pensions while fans waited outside stadium in london on monday"
 ).split()
-
-# One fill in a child process: args as JSON in argv[1]; prints the fill's stats as JSON.
-FILL_SCRIPT = """
-import json, logging, sys, time
-from pathlib import Path
-from sentence_distill.models import embed_corpus, load_model, model_folder
-
-logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-args = json.loads(sys.argv[1])
-texts = json.loads(Path(args["texts"]).read_text())
-model = load_model(args["model"])
-if args.get("ready"):  # start line: both writers have loaded the model, now fill at the same moment
-    Path(args["ready"]).touch()
-    while not Path(args["go"]).exists():
-        time.sleep(0.01)
-_, stats = embed_corpus(model, model_folder(model, args["model"]), texts, cache_root=Path(args["root"]),
-                        batch_size=args["batch"], shard_rows=args["shard_rows"])
-print(json.dumps(stats))
-"""
 
 
 def make_sentences(count: int, seed: int = 0) -> list[str]:
@@ -99,28 +73,6 @@ def new_cache(model, root: Path) -> EmbeddingCache:
 
 def shard_rows_on_disk(cache: EmbeddingCache) -> int:
     return sum(int(path.stem.rsplit("-", 1)[-1]) for path in cache.shard_paths())
-
-
-def child_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in TEST_ENV.items() if k != DASK_ADDRESS_ENV and not k.startswith("PREFECT_")}
-    # Prefect's temporary server gets its own home here; on 2 busy cores it starts slowly.
-    return env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-
-
-def start_fill(tmp_path: Path, texts_file: Path, root: Path, shard_rows: int, **extra: str) -> subprocess.Popen:
-    args = {"model": MODEL, "texts": str(texts_file), "root": str(root), "batch": BATCH, "shard_rows": shard_rows, **extra}
-    return subprocess.Popen(
-        [sys.executable, "-c", FILL_SCRIPT, json.dumps(args)], cwd=REPO, env=child_env(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -218,59 +170,6 @@ def test_duplicate_keys_across_shards_are_tolerated(model, sentences, reference,
     np.testing.assert_allclose(cache.lookup(sentences[:75]), reference[:75], atol=0)
     encoder = CountingEncoder(model)
     assert cache.fill(sentences[:75], encoder, shard_rows=50).cached == 75 and encoder.texts == []
-
-
-def test_killed_fill_resumes_to_the_same_embeddings(model, sentences, reference, tmp_path):
-    sentences, reference = sentences[:240], reference[:240]
-    texts_file = tmp_path / "texts.json"
-    texts_file.write_text(json.dumps(sentences))
-    root = tmp_path / "cache"
-    cache = new_cache(model, root)
-    child = start_fill(tmp_path, texts_file, root, shard_rows=8)
-    try:
-        wait_for(lambda: len(cache.shard_paths()) >= 4 or child.poll() is not None, 300, "the first shards")
-        assert child.poll() is None, f"the fill ended before it could be killed: {child.communicate()[1][-2000:]}"
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.communicate()
-    assert child.returncode == -signal.SIGKILL
-    present = shard_rows_on_disk(cache)
-    assert 32 <= present < len(sentences)
-    leftover = cache.folder / ".shard-killed-8.parquet.x1y2.tmp"  # what a kill in the middle of a write leaves
-    leftover.write_bytes(b"PAR1")
-
-    encoder = CountingEncoder(model)
-    stats = cache.fill(sentences, encoder, shard_rows=8)
-    assert stats.cached == present and len(encoder.texts) == len(sentences) - present
-    assert not leftover.exists(), "a half-written shard of the killed run is left behind"
-    np.testing.assert_allclose(cache.lookup(sentences), reference, atol=1e-5)
-
-
-def test_two_processes_filling_at_once_encode_each_sentence_once(model, sentences, reference, tmp_path):
-    sentences, reference = sentences[:240], reference[:240]
-    first, second = tmp_path / "first.json", tmp_path / "second.json"
-    first.write_text(json.dumps(sentences[:180]))
-    second.write_text(json.dumps(sentences[60:]))
-    root, go = tmp_path / "cache", tmp_path / "go"
-    children = [
-        start_fill(tmp_path, texts, root, shard_rows=32, ready=str(tmp_path / f"ready-{n}"), go=str(go))
-        for n, texts in enumerate((first, second))
-    ]
-    try:
-        wait_for(lambda: all((tmp_path / f"ready-{n}").exists() for n in (0, 1)), 300, "both writers to load the model")
-        go.touch()
-        outputs = [child.communicate(timeout=300) for child in children]
-    finally:
-        for child in children:
-            child.kill()
-    assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outputs]
-    stats = [json.loads(out.splitlines()[-1]) for out, _ in outputs]
-    assert sum(s["encoded"] for s in stats) == len(sentences), stats
-    assert any("another process is filling it" in err for _, err in outputs), "the fills did not overlap"
-    cache = new_cache(model, root)
-    assert shard_rows_on_disk(cache) == len(sentences)
-    np.testing.assert_allclose(cache.lookup(sentences), reference, atol=1e-5)
 
 
 def test_dask_address_comes_from_the_environment_first(monkeypatch):
