@@ -176,8 +176,8 @@ def test_incremental_pca_matches_pca_when_rows_do_not_fit(minilm: SentenceTransf
 
 @pytest.fixture(scope="module")
 def stsb_test_scored(minilm: SentenceTransformer, sentences: list[str]) -> dict:
-    """STSb test pairs, their float32 embeddings and float32 score: the same for every precision, so computed once."""
-    test = load_stsb("sentence-transformers/stsb")["test"].select(range(200))
+    """100 STSb test pairs, their float32 embeddings and float32 score: the same for every precision, computed once."""
+    test = load_stsb("sentence-transformers/stsb")["test"].select(range(100))
     first, second, scores = list(test["sentence1"]), list(test["sentence2"]), list(test["score"])
     return {
         "first": first, "second": second, "scores": scores,
