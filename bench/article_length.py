@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from sentence_distill.models import load_model, load_variant
-from sentence_distill.config.params import load_or_exit
+from sentence_distill.config.load import load_or_exit
 from sentence_distill.paths import TEACHER, student_dir
-from tasks.prepare import article_text, evaluation_articles
+from sentence_distill.data.sources import article_text, evaluation_articles
 from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification
 
 
@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, nargs="+", default=[600, 400, 300])
     args = parser.parse_args()
-    params = load_or_exit()
+    params = load_or_exit(check_inputs=False)
     evaluate = params.evaluate
     articles = evaluation_articles(params.prepare.documents_per_topic, params.prepare.seed)
     labels = np.asarray([topic for _, topic in articles])

@@ -5,7 +5,7 @@
 Run in a project where the pipeline has built ``models/<student>/student``. Exports the student's
 Transformer to ONNX once, quantizes it dynamically with each configuration in ``CONFIGS`` into a
 temporary folder, and times every one against the fp32 student with the benchmark stage's own code
-(``tasks.benchmark``: the same sentences, threads, warm-up and interleaved rounds, per-round ratios).
+(``sentence_distill/benchmark.py``: the same sentences, threads, warm-up and interleaved rounds, per-round ratios).
 Prints, per configuration, its speed-up over the fp32 student (median and quartiles over rounds)
 and the mean and lowest cosine of its embeddings to the fp32 ones on the benchmark sentences.
 """
@@ -25,11 +25,11 @@ from optimum.onnxruntime import ORTQuantizer
 from optimum.onnxruntime.configuration import AutoQuantizationConfig
 from sentence_transformers import SentenceTransformer
 
-from tasks.benchmark import Timed, benchmark_sentences, summarise, time_rounds
+from sentence_distill.benchmark import Timed, benchmark_sentences, summarise, time_rounds
 from sentence_distill.models import onnx_session_options
-from sentence_distill.config.params import load_or_exit
+from sentence_distill.config.load import load_or_exit
 from sentence_distill.paths import student_dir
-from tasks.quantize import cpu_quantization_config
+from sentence_distill.quantization import cpu_quantization_config
 
 
 def configs(cpu: str) -> dict[str, tuple[object, dict]]:
@@ -53,7 +53,7 @@ def session_options(threads: int, extra: dict) -> onnxruntime.SessionOptions:
 
 
 def run(student: str, rounds: int) -> dict:
-    params = load_or_exit()
+    params = load_or_exit(check_inputs=False)
     bench = params.benchmark.model_copy(update={"rounds": rounds})
     torch.set_num_threads(bench.threads)
     sentences = benchmark_sentences(bench.sentences, bench.seed)
@@ -83,7 +83,7 @@ def run(student: str, rounds: int) -> dict:
     return {
         "student": student, "cpu_config": cpu_quantization_config(), "rounds": rounds, "threads": bench.threads,
         "sentences": len(sentences), "batch_size": bench.batch_size,
-        "configs": {name: {"speedup_vs_fp32": summary[name]["speedup_vs_teacher"], "cosine_to_fp32": cosines[name]} for name in timed},
+        "configs": {name: {"speedup_vs_fp32": summary[name].speedup_vs_teacher.to_dict(), "cosine_to_fp32": cosines[name]} for name in timed},
     }
 
 

@@ -5,7 +5,8 @@
     PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.serve --interval 3600
 
 The cron comes from ``schedule.cron`` in params.yaml. A run: ``git pull --ff-only`` (when the branch
-has an upstream), ``dvc pull``, the pipeline as a subflow, ``dvc push``, then a commit of what DVC
+has an upstream), ``dvc pull``, the pipeline as a subflow, with ``--verify`` every output and cache object
+re-hashed (``flows/verify.py``: damage fails the run before anything is pushed), ``dvc push``, then a commit of what DVC
 recorded (``dvc.lock``, metrics, reports) on the current branch, pushed to the upstream, so that
 ``git clone && dvc pull`` elsewhere gets the result. Only the pull and push tasks retry: they move data
 over the network, while stage work is deterministic and a retry would fail the same way (so would a
@@ -27,8 +28,10 @@ from prefect.tasks import exponential_backoff
 
 from flows import git_sync
 from flows.pipeline import distill_pipeline
+from flows.verify import verify_project
 from sentence_distill.cli import configure_logging
-from sentence_distill.config.params import load_or_exit
+from sentence_distill.config.load import load_or_exit
+from sentence_distill.integrity import DamagedOutputError
 
 
 def may_pass(task, task_run, state) -> bool:
@@ -104,10 +107,22 @@ def git_push(root: Path, where: git_sync.Checkout) -> str:
     return sha
 
 
+@task(name="verify-outputs", cache_policy=NO_CACHE)
+def verify_outputs(root: Path) -> str:
+    """Re-hash every output and the cache objects they use (``flows/verify.py``): damage fails the run here, before
+    ``dvc push``, so a damaged object never reaches the remote."""
+    report = verify_project(root)
+    if not report.whole:
+        raise DamagedOutputError(report.summary())
+    get_run_logger().info("%s", report.summary())
+    return report.summary()
+
+
 @flow(name="scheduled-distill-pipeline")
-def scheduled_pipeline(project_dir: str = ".") -> str:
-    """One scheduled run: git pull, dvc pull, the pipeline as a subflow (report artifacts included), dvc push,
-    then the result (dvc.lock, metrics, reports) committed on the current branch and pushed to its upstream."""
+def scheduled_pipeline(project_dir: str = ".", verify: bool = False) -> str:
+    """One scheduled run: git pull, dvc pull, the pipeline as a subflow (report artifacts included), with ``verify``
+    every output re-hashed (damage fails the run), dvc push, then the result (dvc.lock, metrics, reports) committed
+    on the current branch and pushed to its upstream."""
     root = Path(project_dir).resolve()
     log = get_run_logger()
     where = git_sync.checkout(root)
@@ -119,6 +134,8 @@ def scheduled_pipeline(project_dir: str = ".") -> str:
         log.info("branch %s has no upstream: no git pull, and the result's commit stays local", where.branch)
     dvc_pull(root)
     report = distill_pipeline(str(root))
+    if verify:  # on demand (--verify, or the run's parameter in the UI): it re-reads every output
+        verify_outputs(root)
     dvc_push(root)  # before the commit: a clone that sees the commit can pull its outputs
     if where and where.branch:
         git_commit(root, flow_run.get_name())
@@ -132,13 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--cron", help="cron schedule (default: schedule.cron in params.yaml)")
     when.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS instead of on a cron")
+    parser.add_argument("--verify", action="store_true", help="re-hash every output before dvc push (make verify)")
     args = parser.parse_args(argv)
     params = load_or_exit()  # bad params: exit 2 now, not at every scheduled run
     if not os.environ.get("PREFECT_API_URL"):
         print("warning: PREFECT_API_URL is not set; scheduled runs need a running `prefect server start`", file=sys.stderr)
     schedule = {"interval": args.interval} if args.interval else {"cron": args.cron or params.schedule.cron}
     # limit=1: two runs at once would contend for DVC's repository lock.
-    scheduled_pipeline.serve(name="scheduled", parameters={"project_dir": str(Path.cwd())}, limit=1, **schedule)
+    parameters = {"project_dir": str(Path.cwd()), "verify": args.verify}
+    scheduled_pipeline.serve(name="scheduled", parameters=parameters, limit=1, **schedule)
     return 0
 
 

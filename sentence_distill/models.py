@@ -22,32 +22,10 @@ from sentence_transformers.sentence_transformer.modules import Normalize
 
 from sentence_distill import assets
 from sentence_distill.embedding_cache import EmbeddingCache, model_fingerprint
+from sentence_distill.integrity import check_model_files
 from sentence_distill.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
 
 log = logging.getLogger(__name__)
-
-
-def describe_model(model: SentenceTransformer, name: str, base_model: str, made: str) -> None:
-    """Provenance on the model card ``model.save`` writes (sentence-transformers' ``SentenceTransformerModelCardData``).
-
-    Only what is known when the model is saved: its name, what it was made from and how. Evaluation
-    figures come later, in the release stage's card. ``base_model`` is set directly: ``set_base_model``
-    asks the Hub, and ``local_files_only`` keeps the card from asking it when ``save`` renders it.
-    """
-    data = model.model_card_data
-    data.local_files_only = True
-    data.model_name = f"{name}: {made}"
-    if assets.HUB_ID.fullmatch(base_model):
-        data.base_model = base_model
-    data.add_tags(["distillation"])
-
-
-def saved_base_model(folder: Path) -> str:
-    """The ``base_model`` of the card saved in ``folder`` ("" when it names none)."""
-    from huggingface_hub import ModelCard
-
-    file = folder / "README.md"
-    return (ModelCard.load(file).data.base_model or "") if file.exists() else ""
 
 
 OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
@@ -165,6 +143,7 @@ def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> Sent
     if threads:
         torch.set_num_threads(threads)
     folder = assets.check_model_folder(path)
+    check_model_files(folder)  # a pipeline output must be what dvc.lock recorded: damaged weights compute nothing
     if not (folder / QUANTIZATION_FILE).is_file():
         return SentenceTransformer(str(path), **kwargs)
     info = quantization_info(folder)

@@ -20,16 +20,13 @@ from transformers import (
 )
 
 from sentence_distill import assets
-from tasks.evaluate import (
-    BITS_PER_VALUE,
-    CalibratedSimilarityEvaluator,
-    SharedBody,
-)
+from sentence_distill.evaluation.precisions import BITS_PER_VALUE, CalibratedSimilarityEvaluator
+from sentence_distill.evaluation.shared_body import SharedBody
 from sentence_distill.models import split_normalize
-from sentence_distill.config.params import StudentSpec
-from tasks.pca import fit_pca, unit_rows, with_pca
-from tasks.prepare import load_stsb
-from tasks.student import kept_layers, layer_stack, prune_layers
+from sentence_distill.config.schema import StudentSpec
+from sentence_distill.students.pca import fit_pca, unit_rows, with_pca
+from sentence_distill.data.sources import load_stsb
+from sentence_distill.students.build import kept_layers, layer_stack, prune_layers
 from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
