@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from sentence_distill.models import load_model, load_variant
 from sentence_distill.config.load import load_or_exit
-from sentence_distill.paths import TEACHER, student_dir
 from sentence_distill.data.sources import article_text, evaluation_articles
 from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification
+from sentence_distill.models import load_model, load_variant
+from sentence_distill.paths import TEACHER, student_dir
 
 
 def main() -> None:
@@ -41,16 +41,22 @@ def main() -> None:
             start = time.perf_counter()
             vectors = np.asarray(model.encode(texts, batch_size=evaluate.batch_size), dtype=np.float32)
             seconds = time.perf_counter() - start
-            accuracy = np.mean([
-                few_shot_classification(vectors, labels, shot, evaluate.classification_draws, seed=shot)["accuracy"]
-                for shot in evaluate.classification_shots
-            ])
+            accuracy = np.mean(
+                [
+                    few_shot_classification(vectors, labels, shot, evaluate.classification_draws, seed=shot)["accuracy"]
+                    for shot in evaluate.classification_shots
+                ]
+            )
             v_measure = clustering_v_measure(vectors, labels, range(evaluate.clustering_seeds))
             scores[name] = accuracy, v_measure
-            print(f"{chars} chars  {name:10s} embedded in {seconds:5.1f} s  accuracy {accuracy:.4f}  V-measure {v_measure:.4f}")
+            print(
+                f"{chars} chars  {name:10s} embedded in {seconds:5.1f} s  accuracy {accuracy:.4f}  V-measure {v_measure:.4f}"
+            )
         for name in params.students:
-            print(f"{chars} chars  {name:10s} keeps classification {scores[name][0] / scores[TEACHER][0]:.1%}  "
-                  f"clustering {scores[name][1] / scores[TEACHER][1]:.1%}")
+            print(
+                f"{chars} chars  {name:10s} keeps classification {scores[name][0] / scores[TEACHER][0]:.1%}  "
+                f"clustering {scores[name][1] / scores[TEACHER][1]:.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ SIZES = {  # speed sentences, (small, large) corpus for peak RSS
 def benchmark_sentences(count: int) -> list[str]:
     """``count`` distinct cleaned sentences in a fixed shuffled order."""
     from sentence_distill.data.corpus import corpus_sentences
-    from sentence_distill.paths import PREPARED_DIR
     from sentence_distill.data.prepare import clean_sentences
     from sentence_distill.data.sources import load_corpus, load_stsb
+    from sentence_distill.paths import PREPARED_DIR
 
     if (PREPARED_DIR / "corpus.parquet").is_file():
         prepared = corpus_sentences()
@@ -70,7 +70,9 @@ def encode_child(sentences_file: Path, cache_root: Path) -> None:
     sentences = pq.read_table(sentences_file)["sentence"].to_pylist()
     loaded = peak_rss_mb()
     start = time.perf_counter()
-    embed_corpus(model, model_folder(model, MODEL), sentences, cache_root=cache_root, batch_size=BATCH_SIZE, shard_rows=4096)
+    embed_corpus(
+        model, model_folder(model, MODEL), sentences, cache_root=cache_root, batch_size=BATCH_SIZE, shard_rows=4096
+    )
     seconds = time.perf_counter() - start
     print(json.dumps({"rss_loaded_mb": loaded, "peak_rss_mb": peak_rss_mb(), "seconds": seconds}))
 
@@ -80,8 +82,17 @@ def measure_rss(sentences: list[str], work: Path) -> dict:
     sentences_file = work / f"sentences-{len(sentences)}.parquet"
     pq.write_table(pa.table({"sentence": sentences}), sentences_file)
     child = subprocess.run(
-        [sys.executable, "-m", "bench.embedding_cache", "--encode-child", str(sentences_file), str(work / sentences_file.stem)],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench.embedding_cache",
+            "--encode-child",
+            str(sentences_file),
+            str(work / sentences_file.stem),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if child.returncode != 0:
         raise SystemExit(f"RSS child for {len(sentences)} sentences failed:\n{child.stderr[-3000:]}")
@@ -161,11 +172,17 @@ def table(r: dict) -> str:
             f"{r['cached_fill_per_s']:.1f} sentences/s ({r['cached_vs_plain']:.2f}x plain)",
         ),
         (f"full fill, {n} sentences", f"{r['full_fill_s']:.1f} s"),
-        (f"incremental fill, +{extra} new (10%)", f"{r['incremental_fill_s']:.1f} s ({r['incremental_vs_full']:.2f}x full)"),
+        (
+            f"incremental fill, +{extra} new (10%)",
+            f"{r['incremental_fill_s']:.1f} s ({r['incremental_vs_full']:.2f}x full)",
+        ),
         (f"cached re-run, {n + extra} sentences", f"{r['cached_rerun_s']:.2f} s"),
     ]
     rows += [
-        (f"peak RSS encoding {m['sentences']} sentences", f"{m['peak_rss_mb']:.0f} MB (loaded: {m['rss_loaded_mb']:.0f} MB)")
+        (
+            f"peak RSS encoding {m['sentences']} sentences",
+            f"{m['peak_rss_mb']:.0f} MB (loaded: {m['rss_loaded_mb']:.0f} MB)",
+        )
         for m in (small, large)
     ]
     rows.append((f"peak RSS {large['sentences']} vs {small['sentences']}", f"{r['peak_rss_large_vs_small']:.2f}x"))

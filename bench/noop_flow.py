@@ -29,7 +29,9 @@ def timed(cmd: list[str], project: Path, env: dict[str, str]) -> float:
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if result.returncode != 0 or "Running stage" in result.stdout + result.stderr:
-        raise SystemExit(f"{' '.join(cmd)}: not a no-op run ({result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}")
+        raise SystemExit(
+            f"{' '.join(cmd)}: not a no-op run ({result.returncode}):\n{(result.stdout + result.stderr)[-3000:]}"
+        )
     return seconds
 
 
@@ -45,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     server, running = start_server(home)
     commands = {
         "dvc repro": (["dvc", "repro"], base),
-        "flow, running server": ([sys.executable, "-m", "flows.pipeline"], {**base, "PREFECT_API_URL": running.api_url}),
+        "flow, running server": (
+            [sys.executable, "-m", "flows.pipeline"],
+            {**base, "PREFECT_API_URL": running.api_url},
+        ),
         "flow, temporary server": ([sys.executable, "-m", "flows.pipeline"], base),
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
@@ -62,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     reference = times["dvc repro"]
     for name, seconds in times.items():
         ratios = [s / r for s, r in zip(seconds, reference)]
-        print(f"{name}: median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}), "
-              f"{statistics.median(ratios):.1f}x dvc repro")
+        print(
+            f"{name}: median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}), "
+            f"{statistics.median(ratios):.1f}x dvc repro"
+        )
     return 0
 
 

@@ -26,8 +26,8 @@ from optimum.onnxruntime.configuration import AutoQuantizationConfig
 from sentence_transformers import SentenceTransformer
 
 from sentence_distill.benchmark import Timed, benchmark_sentences, summarise, time_rounds
-from sentence_distill.models import onnx_session_options
 from sentence_distill.config.load import load_or_exit
+from sentence_distill.models import onnx_session_options
 from sentence_distill.paths import student_dir
 from sentence_distill.quantization import cpu_quantization_config
 
@@ -37,7 +37,10 @@ def configs(cpu: str) -> dict[str, tuple[object, dict]]:
     auto = getattr(AutoQuantizationConfig, cpu)
     return {
         f"{cpu}, no thread spinning (the pipeline's)": (auto(is_static=False), {}),
-        "thread spinning on (ONNX Runtime's default)": (auto(is_static=False), {"session.intra_op.allow_spinning": "1"}),
+        "thread spinning on (ONNX Runtime's default)": (
+            auto(is_static=False),
+            {"session.intra_op.allow_spinning": "1"},
+        ),
         "per-tensor weights": (auto(is_static=False, per_channel=False), {}),
         "MatMul only (embeddings fp32)": (auto(is_static=False, operators_to_quantize=["MatMul"]), {}),
         "graph optimizations off": (auto(is_static=False), {"graph_optimizations": "off"}),
@@ -67,10 +70,18 @@ def run(student: str, rounds: int) -> dict:
         for number, (name, (config, extra)) in enumerate(configs(cpu_quantization_config()).items()):
             quantizer.quantize(config, str(folder / "onnx"), file_suffix=f"config{number}")
             timed[name] = Timed(
-                SentenceTransformer(str(folder), backend="onnx", device="cpu", model_kwargs={
-                    "file_name": f"onnx/model_config{number}.onnx", "session_options": session_options(bench.threads, extra),
-                }),
-                "cpu", "fp32", "fp32",
+                SentenceTransformer(
+                    str(folder),
+                    backend="onnx",
+                    device="cpu",
+                    model_kwargs={
+                        "file_name": f"onnx/model_config{number}.onnx",
+                        "session_options": session_options(bench.threads, extra),
+                    },
+                ),
+                "cpu",
+                "fp32",
+                "fp32",
             )
         reference = fp32.encode(sentences, batch_size=bench.batch_size, normalize_embeddings=True)
         cosines = {}
@@ -81,9 +92,16 @@ def run(student: str, rounds: int) -> dict:
         time_rounds(timed, sentences, bench)
     summary = summarise(timed, len(sentences))
     return {
-        "student": student, "cpu_config": cpu_quantization_config(), "rounds": rounds, "threads": bench.threads,
-        "sentences": len(sentences), "batch_size": bench.batch_size,
-        "configs": {name: {"speedup_vs_fp32": summary[name].speedup_vs_teacher.to_dict(), "cosine_to_fp32": cosines[name]} for name in timed},
+        "student": student,
+        "cpu_config": cpu_quantization_config(),
+        "rounds": rounds,
+        "threads": bench.threads,
+        "sentences": len(sentences),
+        "batch_size": bench.batch_size,
+        "configs": {
+            name: {"speedup_vs_fp32": summary[name].speedup_vs_teacher.to_dict(), "cosine_to_fp32": cosines[name]}
+            for name in timed
+        },
     }
 
 
@@ -94,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.student, args.rounds)
     print(json.dumps(result, indent=2))
-    print(f"\n{result['sentences']} sentences, batch {result['batch_size']}, {result['threads']} threads, {args.rounds} interleaved rounds\n")
+    print(
+        f"\n{result['sentences']} sentences, batch {result['batch_size']}, {result['threads']} threads, {args.rounds} interleaved rounds\n"
+    )
     print("| configuration | speed-up over fp32 [q1-q3] | cosine to fp32 mean / min |\n|---|---|---|")
     for name, r in result["configs"].items():
         s, c = r["speedup_vs_fp32"], r["cosine_to_fp32"]

@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, rss in sorted(stages.items(), key=lambda item: -item[1]):
         print(f"{rss / 2**30:6.2f} GiB  {label}")
     largest = max(stages.values(), default=0)
-    print(f"whole run, all processes together: peak {peak_total / 2**30:.2f} GiB; largest stage {largest / 2**30:.2f} GiB"
-          + (f" ({peak_total / largest:.2f}x)" if largest else ""))
+    print(
+        f"whole run, all processes together: peak {peak_total / 2**30:.2f} GiB; largest stage {largest / 2**30:.2f} GiB"
+        + (f" ({peak_total / largest:.2f}x)" if largest else "")
+    )
     return process.returncode
 
 

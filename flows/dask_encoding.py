@@ -107,12 +107,19 @@ def fill_on_dask(
         if not chunks:
             return
         with prefect_api_for_workers(), runner:
-            shared = {"cache": cache, "model_dir": str(model_dir), "max_seq_length": max_seq_length, "batch_size": batch_size}
+            shared = {
+                "cache": cache,
+                "model_dir": str(model_dir),
+                "max_seq_length": max_seq_length,
+                "batch_size": batch_size,
+            }
             futures = [runner.submit(shard_task, {**shared, "texts": chunk}) for chunk in chunks]
             for number, future in enumerate(futures, 1):
                 reports.append(future.result())
                 worker = reports[-1]["worker"]
-                log.info("embedding cache %s: shard %d of %d written by %s", cache.folder.name, number, len(chunks), worker)
+                log.info(
+                    "embedding cache %s: shard %d of %d written by %s", cache.folder.name, number, len(chunks), worker
+                )
 
     # Outside a flow run (the stage run on its own), Prefect would warn about every log line here and in the tasks.
     with temporary_settings({PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW: "ignore"}):

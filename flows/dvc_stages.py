@@ -113,7 +113,10 @@ def run_stage(stage: Stage, root: Path, devices: DevicePool) -> State:
         outcome, peak_bytes = stream_dvc(cmd, root, {**env, **device_env}, stage.name, log)
     log.info(
         "%s: %s in %.1f s, peak memory %.2f GiB; recorded in dvc.lock",
-        stage.name, outcome, time.monotonic() - started, peak_bytes / 2**30,
+        stage.name,
+        outcome,
+        time.monotonic() - started,
+        peak_bytes / 2**30,
     )
     return Completed(message=outcome) if outcome == "ran" else cached(outcome)
 

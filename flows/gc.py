@@ -29,7 +29,11 @@ from dvc.repo import Repo
 from sentence_distill.cli import configure_logging
 from sentence_distill.config.load import load_or_exit
 from sentence_distill.paths import (
-    CURRENT_FINGERPRINT_FILE, EMBEDDINGS_DIR, STUDENT_EMBEDDINGS_DIR, TEACHER_FILE, student_embeddings_dir,
+    CURRENT_FINGERPRINT_FILE,
+    EMBEDDINGS_DIR,
+    STUDENT_EMBEDDINGS_DIR,
+    TEACHER_FILE,
+    student_embeddings_dir,
 )
 
 DVC_CACHE = Path(".dvc/cache")
@@ -47,13 +51,17 @@ def stale_folders(students: list[str]) -> list[Path]:
     """Fingerprint folders no current stage reads, and the caches of students no longer in the params."""
     stale: list[Path] = []
     caches = [(EMBEDDINGS_DIR, TEACHER_FILE)]
-    caches += [(student_embeddings_dir(name), student_embeddings_dir(name) / CURRENT_FINGERPRINT_FILE) for name in students]
+    caches += [
+        (student_embeddings_dir(name), student_embeddings_dir(name) / CURRENT_FINGERPRINT_FILE) for name in students
+    ]
     for root, marker in caches:
         keep = kept_fingerprint(marker)
         if keep and root.is_dir():
             stale += [path for path in sorted(root.iterdir()) if path.is_dir() and path.name != keep]
     if STUDENT_EMBEDDINGS_DIR.is_dir():
-        stale += [path for path in sorted(STUDENT_EMBEDDINGS_DIR.iterdir()) if path.is_dir() and path.name not in students]
+        stale += [
+            path for path in sorted(STUDENT_EMBEDDINGS_DIR.iterdir()) if path.is_dir() and path.name not in students
+        ]
     return stale
 
 

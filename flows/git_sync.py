@@ -137,5 +137,7 @@ def push(root: Path, where: Checkout) -> str:
             )
         result = git(root, "push", "--porcelain", where.remote, target, check=False)
     if result.returncode:
-        raise GitError(f"git push {where.remote} {target} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}")
+        raise GitError(
+            f"git push {where.remote} {target} failed ({result.returncode}): {(result.stderr or result.stdout).strip()}"
+        )
     return head(root)

@@ -1,8 +1,8 @@
 """The distillation pipeline as one Prefect flow: the same DAG as ``dvc repro``.
 
-    python -m flows.pipeline            # run with params.yaml; no server needed
-    python -m flows.pipeline --jobs 2   # at most 2 independent stages at once
-    PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.pipeline   # report to a running UI
+python -m flows.pipeline            # run with params.yaml; no server needed
+python -m flows.pipeline --jobs 2   # at most 2 independent stages at once
+PREFECT_API_URL=http://127.0.0.1:4200/api python -m flows.pipeline   # report to a running UI
 """
 
 from __future__ import annotations

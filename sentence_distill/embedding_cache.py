@@ -83,7 +83,11 @@ def model_fingerprint(
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    digest.update(json.dumps({"max_seq_length": max_seq_length, "precision": precision, "prompt": prompt, "output": output}).encode())
+    digest.update(
+        json.dumps(
+            {"max_seq_length": max_seq_length, "precision": precision, "prompt": prompt, "output": output}
+        ).encode()
+    )
     return digest.hexdigest()[:20]
 
 
@@ -138,7 +142,9 @@ class EmbeddingCache:
         target = self.folder / "quarantine" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         path.replace(target)
-        log.warning("embedding cache: damaged shard %s (%s); moved to %s, its rows will be re-encoded", path, reason, target)
+        log.warning(
+            "embedding cache: damaged shard %s (%s); moved to %s, its rows will be re-encoded", path, reason, target
+        )
         # Re-encoded, the shard is byte for byte the one first written: DVC must not find its damaged object.
         purge_damaged_objects(target, recorded_as=path)
 
@@ -167,7 +173,9 @@ class EmbeddingCache:
 
     def write_shard(self, texts: Sequence[str], embeddings: np.ndarray) -> Path:
         if embeddings.shape != (len(texts), self.dimension):
-            raise ValueError(f"embeddings of shape {embeddings.shape} for {len(texts)} texts of dimension {self.dimension}")
+            raise ValueError(
+                f"embeddings of shape {embeddings.shape} for {len(texts)} texts of dimension {self.dimension}"
+            )
         flat = pa.array(np.ascontiguousarray(embeddings).reshape(-1), type=self.value_type)
         table = pa.table(
             {
@@ -238,7 +246,9 @@ class EmbeddingCache:
             quarantined=quarantined,
         )
         if stats.blank_skipped:
-            log.warning("embedding cache %s: skipped %d empty or whitespace-only texts", self.folder, stats.blank_skipped)
+            log.warning(
+                "embedding cache %s: skipped %d empty or whitespace-only texts", self.folder, stats.blank_skipped
+            )
         return stats
 
     @staticmethod

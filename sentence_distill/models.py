@@ -114,7 +114,9 @@ def load_torch_int8_state(file: Path) -> dict:
     try:
         return torch.load(file, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise assets.AssetError(f"{file}: not a plain tensor state dict, refused (it would run code on load): {exc}") from None
+        raise assets.AssetError(
+            f"{file}: not a plain tensor state dict, refused (it would run code on load): {exc}"
+        ) from None
 
 
 def onnx_session_options(threads: int | None, config: dict[str, str] | None = None):
@@ -150,14 +152,18 @@ def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> Sent
     kwargs["device"] = "cpu"  # int8 runtimes here run on the CPU only
     if info["backend"] == "onnx":
         return SentenceTransformer(
-            str(path), backend="onnx",
-            model_kwargs={"file_name": info["file_name"], "session_options": onnx_session_options(threads)}, **kwargs,
+            str(path),
+            backend="onnx",
+            model_kwargs={"file_name": info["file_name"], "session_options": onnx_session_options(threads)},
+            **kwargs,
         )
     if info["backend"] == "openvino":
         ov_config = {**OPENVINO_CONFIG, **({"INFERENCE_NUM_THREADS": threads} if threads else {})}
         return SentenceTransformer(
-            str(path), backend="openvino",
-            model_kwargs={"file_name": info["file_name"], "ov_config": ov_config}, **kwargs,
+            str(path),
+            backend="openvino",
+            model_kwargs={"file_name": info["file_name"], "ov_config": ov_config},
+            **kwargs,
         )
     state = load_torch_int8_state(folder / info["file_name"])
     model = torch_int8(SentenceTransformer(str(path), **kwargs))

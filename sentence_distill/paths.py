@@ -12,20 +12,28 @@ DATA_INPUTS = Path("inputs/data")  # local corpora and STSb folders the params n
 MODEL_INPUTS = Path("inputs/models")  # local model folders the params name: a DVC dep of every stage loading one
 PREPARED_DIR = Path("data/prepared")
 PARALLEL_FILE = "parallel.parquet"  # in PREPARED_DIR, with prepare.parallel: source, target, lang, split of the pairs
-DOCUMENTS_FILE = Path("data/documents.parquet")  # the evaluation articles: beside data/prepared, so changing them retrains nothing
+DOCUMENTS_FILE = Path(
+    "data/documents.parquet"
+)  # the evaluation articles: beside data/prepared, so changing them retrains nothing
 EMBEDDINGS_DIR = Path("data/embeddings")
 STUDENT_EMBEDDINGS_DIR = Path("data/student_embeddings")
 TEACHER_FILE = Path("data/teacher.json")
-TEACHER_FILL_FILE = Path("metrics/teacher_embeddings.json")  # this run's cache counts: kept out of teacher.json, a dep downstream
+TEACHER_FILL_FILE = Path(
+    "metrics/teacher_embeddings.json"
+)  # this run's cache counts: kept out of teacher.json, a dep downstream
 MODELS_DIR = Path("models")
 CHECKPOINTS_DIR = Path(".work/checkpoints")
-STATIC_TABLES_DIR = Path(".work/static-tables")  # model2vec distillations, one per teacher (files) and model2vec version
+STATIC_TABLES_DIR = Path(
+    ".work/static-tables"
+)  # model2vec distillations, one per teacher (files) and model2vec version
 STUDENT_METRICS_DIR = Path("metrics/students")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")
 SUMMARY_FILE = Path("metrics/summary.json")
 REPORT_DIR = Path("reports")
-CURRENT_FINGERPRINT_FILE = "current.json"  # in a student's persistent embedding cache: the fingerprint its last run used
+CURRENT_FINGERPRINT_FILE = (
+    "current.json"  # in a student's persistent embedding cache: the fingerprint its last run used
+)
 QUANTIZATION_FILE = "quantization.json"  # in an int8 model folder: its backend and the int8 files it adds
 TEACHER = "teacher"
 FP32 = "fp32"

@@ -86,7 +86,9 @@ def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()
     [onnx_file] = (target / "onnx").glob(f"model_*{config}.onnx")
     drop_fp32_transformer(target)
     file_name = f"onnx/{onnx_file.name}"
-    write_json(target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "files": [file_name], "config": config})
+    write_json(
+        target / QUANTIZATION_FILE, {"backend": "onnx", "file_name": file_name, "files": [file_name], "config": config}
+    )
     return {"config": config}
 
 
@@ -101,7 +103,8 @@ def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] 
     tokenizer = model.tokenizer
     dataset = datasets.Dataset.from_dict({"text": list(calibration)}).map(
         lambda batch: tokenizer(batch["text"], truncation=True, max_length=model.max_seq_length),
-        batched=True, remove_columns=["text"],
+        batched=True,
+        remove_columns=["text"],
     )
     quantizer = OVQuantizer.from_pretrained(model[0].auto_model)
     config = OVConfig(quantization_config=OVQuantizationConfig(num_samples=len(dataset)))
@@ -147,7 +150,9 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     write_json(target / QUANTIZATION_FILE, info)
 
 
-NOT_QUANTIZED = "int8 model quantization does not apply: a static-embedding model has no matrix multiplication to quantize\n"
+NOT_QUANTIZED = (
+    "int8 model quantization does not apply: a static-embedding model has no matrix multiplication to quantize\n"
+)
 
 
 def no_int8_note(name: str, params: Params) -> str | None:
@@ -174,7 +179,9 @@ def export_int8_models(
     return summary
 
 
-def int8_pca_models(pca_model: Path, int8_students: Path, target: Path, backends: Sequence[str], note: str | None) -> None:
+def int8_pca_models(
+    pca_model: Path, int8_students: Path, target: Path, backends: Sequence[str], note: str | None
+) -> None:
     """The PCA model in ``pca_model`` with the Transformer of each int8 student folder ``int8_students/<backend>``,
     in ``target/<backend>``, and ``note`` as ``target/README.md``."""
     if backends:

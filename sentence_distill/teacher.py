@@ -56,8 +56,13 @@ def embed_teacher(
     model_dir = model_folder(model, params.model)
     if fill_elsewhere is None:
         cache, stats = embed_corpus(
-            model, model_dir, texts, cache_root=cache_root, batch_size=params.batch_size,
-            shard_rows=params.shard_rows, precision=params.precision,
+            model,
+            model_dir,
+            texts,
+            cache_root=cache_root,
+            batch_size=params.batch_size,
+            shard_rows=params.shard_rows,
+            precision=params.precision,
         )
     else:
         cache = cache_for(model, model_dir, cache_root, params.precision)

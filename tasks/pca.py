@@ -37,7 +37,10 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
         name_saved_model(reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)))
         reduced.save(str(tmp))
     summary = {
-        "name": name, "dimension": dim, "fit_sentences": fit_rows, "fit_on": params.pca.fit_on,
+        "name": name,
+        "dimension": dim,
+        "fit_sentences": fit_rows,
+        "fit_on": params.pca.fit_on,
         "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 5),
     }
     write_json(Path("metrics/pca") / name / f"{dim}.json", summary)

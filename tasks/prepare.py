@@ -25,7 +25,9 @@ METRICS_FILE = Path("metrics/prepare.json")
 
 
 def main(argv: list[str] | None = None) -> int:
-    params = load_or_exit(check_inputs=True)  # this stage reads the inputs the params name: checked whole, as in validate
+    params = load_or_exit(
+        check_inputs=True
+    )  # this stage reads the inputs the params name: checked whole, as in validate
     try:
         counts = prepare_data(params.prepare)
     except ParamsError as exc:  # an input that params alone cannot show to be unusable: exit 2, nothing written

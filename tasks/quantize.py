@@ -36,7 +36,10 @@ def quantize_pca(name: str, dim: int, params: Params) -> None:
         write_note_dir(pca_quantized_dir(name, dim), params.no_pca_note(name))
         return
     int8_pca_models(
-        pca_dir(name, dim), quantized_dir(name), pca_quantized_dir(name, dim), params.backends_for(name),
+        pca_dir(name, dim),
+        quantized_dir(name),
+        pca_quantized_dir(name, dim),
+        params.backends_for(name),
         no_int8_note(name, params),
     )
 

@@ -30,8 +30,12 @@ def embed_student(name: str, params: Params) -> EmbeddingCache | None:
         return None
     _, body = student_body(name)
     cache, stats = embed_corpus(
-        body, student_dir(name), fit_sentences(params), cache_root=student_embeddings_dir(name),
-        batch_size=params.pca.batch_size, output=BODY_OUTPUT,
+        body,
+        student_dir(name),
+        fit_sentences(params),
+        cache_root=student_embeddings_dir(name),
+        batch_size=params.pca.batch_size,
+        output=BODY_OUTPUT,
     )
     log.info("student %s embeddings for PCA: %s", name, stats)
     write_json(student_embeddings_dir(name) / CURRENT_FINGERPRINT_FILE, {"fingerprint": cache.fingerprint})

@@ -32,7 +32,9 @@ def project_imports(module: str) -> set[str]:
         tree = ast.parse((ROOT / (name.replace(".", "/") + ".py")).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
-                for alias in node.names:  # `from package import module` names a module; `from module import name` does not
+                for (
+                    alias
+                ) in node.names:  # `from package import module` names a module; `from module import name` does not
                     submodule = f"{node.module}.{alias.name}"
                     is_module = (ROOT / (submodule.replace(".", "/") + ".py")).is_file()
                     pending.append(submodule if is_module else node.module)

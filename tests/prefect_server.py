@@ -68,11 +68,19 @@ def start_server(home: Path) -> tuple[subprocess.Popen, PrefectServer]:
     server = PrefectServer(url=f"http://127.0.0.1:{port}", log=home / "server.log")
     env = {k: v for k, v in TEST_ENV.items() if not k.startswith("PREFECT_")}
     # The UI asks the API at PREFECT_UI_API_URL, which otherwise defaults to port 4200.
-    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_API_URL": server.api_url}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": server.api_url,
+    }
     with server.log.open("w") as log:
         process = subprocess.Popen(
             [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=home,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -18,16 +18,22 @@ TEST_ENV = {
     "DVC_NO_ANALYTICS": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "PYTHONPATH": "",
-    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
 }
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900, **kwargs) -> subprocess.CompletedProcess:
     """Run a command the way a user would, with the test virtualenv first on PATH."""
-    result = subprocess.run(cmd, cwd=cwd, env=kwargs.pop("env", TEST_ENV), capture_output=True, text=True, timeout=timeout, **kwargs)
+    result = subprocess.run(
+        cmd, cwd=cwd, env=kwargs.pop("env", TEST_ENV), capture_output=True, text=True, timeout=timeout, **kwargs
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 

@@ -32,7 +32,10 @@ def main() -> int:
         if out and CODE_DEP.match(out[-1]):
             continue  # the stage's whole block was written at its first code dep
         indent = dep.group(1)
-        out += [f"{indent}- {path}\n" for path in sorted(project_imports(modules[stage]), key=lambda p: (not p.startswith("tasks/"), p))]
+        out += [
+            f"{indent}- {path}\n"
+            for path in sorted(project_imports(modules[stage]), key=lambda p: (not p.startswith("tasks/"), p))
+        ]
     (ROOT / "dvc.yaml").write_text("".join(out))
     return 0
 

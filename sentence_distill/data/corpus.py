@@ -19,7 +19,9 @@ def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR
     names = pq.read_schema(path).names
     absent = [name for name in columns if name not in names]
     if absent:
-        raise ValueError(f"{path} has no column {', '.join(absent)} (columns: {', '.join(names)}); rerun the prepare stage")
+        raise ValueError(
+            f"{path} has no column {', '.join(absent)} (columns: {', '.join(names)}); rerun the prepare stage"
+        )
     table = pq.read_table(path, columns=columns)
     if split is not None:
         table = table.filter(pc.equal(table["split"], split))

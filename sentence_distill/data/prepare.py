@@ -101,9 +101,13 @@ def prepare_data(params: PrepareParams, out_dir: Path = PREPARED_DIR, documents_
     excluded = frozenset(path for path, _ in articles) if params.corpus == assets.BBC_NEWS else frozenset()
     corpus, corpus_counts = load_corpus(params.corpus, params.corpus_column, excluded)
     corpus_counts["articles_left_out"] = len(excluded)
-    check_corpus(params.corpus, corpus_counts, len(clean_sentences(corpus, params.min_chars, params.max_chars)[0]), params)
+    check_corpus(
+        params.corpus, corpus_counts, len(clean_sentences(corpus, params.min_chars, params.max_chars)[0]), params
+    )
     stsb = load_stsb(params.stsb)
-    stsb_train = list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"]) if params.include_stsb_train else []
+    stsb_train = (
+        list(stsb["train"]["sentence1"]) + list(stsb["train"]["sentence2"]) if params.include_stsb_train else []
+    )
     if params.include_stsb_train == "all":  # in-domain sentences first: every one is kept before the corpus's
         corpus = stsb_train + corpus
     else:
@@ -131,10 +135,15 @@ def prepare_data(params: PrepareParams, out_dir: Path = PREPARED_DIR, documents_
     counts.update(kept=len(chosen), train=len(chosen) - n_heldout, heldout=n_heldout)
     counts["stsb_pairs"] = {}
     counts["documents"] = {"articles": len(articles), "topics": len({topic for _, topic in articles})}
-    write_parquet(documents_file, pa.table({
-        "text": [article_text(path, params.document_chars) for path, _ in articles],
-        "label": [topic for _, topic in articles],
-    }))
+    write_parquet(
+        documents_file,
+        pa.table(
+            {
+                "text": [article_text(path, params.document_chars) for path, _ in articles],
+                "label": [topic for _, topic in articles],
+            }
+        ),
+    )
     with atomic_dir(out_dir) as tmp:
         write_parquet(tmp / "corpus.parquet", pa.table({"sentence": chosen, "split": split}))
         if parallel is not None:

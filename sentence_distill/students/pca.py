@@ -34,8 +34,12 @@ def pca_dense(pca: PCA | IncrementalPCA, dimension: int) -> Dense:
     weight = torch.tensor(pca.components_[:dimension], dtype=torch.float32)
     bias = -weight @ torch.tensor(pca.mean_, dtype=torch.float32)
     return Dense(
-        weight.shape[1], dimension, bias=True, activation_function=torch.nn.Identity(),
-        init_weight=weight, init_bias=bias,
+        weight.shape[1],
+        dimension,
+        bias=True,
+        activation_function=torch.nn.Identity(),
+        init_weight=weight,
+        init_bias=bias,
     )
 
 

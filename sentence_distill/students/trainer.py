@@ -122,7 +122,11 @@ def distill(
     if matryoshka_dims:
         loss = MatryoshkaLoss(student, loss, [dimension, *matryoshka_dims])
     trainer = SentenceTransformerTrainer(
-        model=student, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+        model=student,
+        args=args,
+        train_dataset=train_dataset,
+        loss=loss,
+        evaluator=evaluator,
         callbacks=[TrainingCurves(log_dir)],
     )
     if trainer.args.world_size != params.processes:
@@ -171,8 +175,13 @@ def train_student(name: str, params: Params) -> tuple[SentenceTransformer, dict]
         return student, student_metrics(name, spec, distill_params, student, facts)
     student, inputs, data = training_inputs(spec, student, teacher_cache, distill_params.seed)
     student, training = distill(
-        student, **inputs, params=distill_params, checkpoint_dir=checkpoints, log_dir=training_log_dir(name),
-        resume=resume, matryoshka_dims=spec.matryoshka_dims,
+        student,
+        **inputs,
+        params=distill_params,
+        checkpoint_dir=checkpoints,
+        log_dir=training_log_dir(name),
+        resume=resume,
+        matryoshka_dims=spec.matryoshka_dims,
     )
     if rank:
         return None  # the first worker writes the outputs
@@ -200,8 +209,10 @@ def training_inputs(
         if dev_translations is not None:
             dev_translations = (dev_translations[0], in_axes(dev_translations[1], mean, axes))
         student = with_rotation(student, mean, axes)
-        data.update(targets_projected=f"{teacher_cache.dimension}->{student_dim}, centred principal axes",
-                    matryoshka_dims=spec.matryoshka_dims)
+        data.update(
+            targets_projected=f"{teacher_cache.dimension}->{student_dim}, centred principal axes",
+            matryoshka_dims=spec.matryoshka_dims,
+        )
     elif student_dim != teacher_cache.dimension:
         others = [heldout_targets] + ([dev_translations[1]] if dev_translations is not None else [])
         train_targets, heldout_targets, *dev = project_targets(train_targets, others, student_dim, seed)
@@ -209,15 +220,24 @@ def training_inputs(
             dev_translations = (dev_translations[0], dev[0])
         data["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"
     inputs = {
-        "train_texts": train_texts, "train_targets": train_targets, "heldout_texts": heldout_texts,
-        "heldout_targets": heldout_targets, "train_translations": translations, "dev_translations": dev_translations,
+        "train_texts": train_texts,
+        "train_targets": train_targets,
+        "heldout_texts": heldout_texts,
+        "heldout_targets": heldout_targets,
+        "train_translations": translations,
+        "dev_translations": dev_translations,
     }
     return student, inputs, data
 
 
 def student_metrics(
-    name: str, spec: StudentSpec, params: DistillParams, student: SentenceTransformer, facts: dict,
-    data: dict | None = None, training: dict | None = None,
+    name: str,
+    spec: StudentSpec,
+    params: DistillParams,
+    student: SentenceTransformer,
+    facts: dict,
+    data: dict | None = None,
+    training: dict | None = None,
 ) -> dict:
     """The record of ``metrics/students/<name>.json``: what the student is made of (``build_student``'s facts),
     what it was trained on, its training (``distill``'s summary, the distill params) and its parameter count."""

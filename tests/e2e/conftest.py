@@ -34,7 +34,8 @@ def more_students_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPath
     shutil.copytree(tiny_pipeline_run, project, symlinks=True)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["students"] |= {
-        "S0": {"static": True, "train": False}, "S": {"static": True, "distill": {"learning_rate": 0.05}},
+        "S0": {"static": True, "train": False},
+        "S": {"static": True, "distill": {"learning_rate": 0.05}},
         "M1": {"layers": [0], "matryoshka_dims": [32, 16]},
         "N1": {"layers": [0], "train": False, "pca": False, "quantize": False},
     }

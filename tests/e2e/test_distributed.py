@@ -16,8 +16,8 @@ import pytest
 import yaml
 from sentence_transformers import SentenceTransformer
 
-from tests.project import TEST_ENV, run
 from tests.e2e.test_training import LOGGED_STEPS, assert_same_curves, curves, kill_training_when, state_written
+from tests.project import TEST_ENV, run
 
 # Best STSb dev Spearman of 2 processes against 1 on the tiny profile (batch 16: 8 a process, 8 steps):
 # measured 0.68820 (step 8) against 0.68798 (step 4), a difference of 0.0002. A step's global batch should be
@@ -71,7 +71,9 @@ def test_two_processes_train_the_student_as_one_does(two_process_run: Path, tiny
     assert model.encode(["It loads."]).shape == (1, 384)
 
 
-def test_a_killed_two_process_training_resumes_and_matches_an_uninterrupted_run(two_process_run: Path, tmp_path: Path) -> None:
+def test_a_killed_two_process_training_resumes_and_matches_an_uninterrupted_run(
+    two_process_run: Path, tmp_path: Path
+) -> None:
     """SIGKILL of the stage's process group at step 4: the workers (in sessions of their own) die with it, and the
     next run resumes from the checkpoint both of them completed."""
     project = tmp_path / "project"
@@ -109,8 +111,13 @@ def test_a_failed_worker_fails_the_stage(finished_project: Path) -> None:
     before = (project / "metrics/students/L1.json").read_text()
     with_processes(project, 2)
     stage = subprocess.Popen(
-        ["python", "-m", "tasks.student", "L1"], cwd=project, env=TEST_ENV,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        ["python", "-m", "tasks.student", "L1"],
+        cwd=project,
+        env=TEST_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 300
     workers: list[psutil.Process] = []

@@ -90,14 +90,23 @@ def child_env(tmp_path: Path) -> dict[str, str]:
     return env | {"PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
 
 
-
 def start_fill(tmp_path: Path, texts_file: Path, root: Path, shard_rows: int, **extra: str) -> subprocess.Popen:
-    args = {"model": MODEL, "texts": str(texts_file), "root": str(root), "batch": BATCH, "shard_rows": shard_rows, **extra}
+    args = {
+        "model": MODEL,
+        "texts": str(texts_file),
+        "root": str(root),
+        "batch": BATCH,
+        "shard_rows": shard_rows,
+        **extra,
+    }
     return subprocess.Popen(
-        [sys.executable, "-c", FILL_SCRIPT, json.dumps(args)], cwd=REPO, env=child_env(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", FILL_SCRIPT, json.dumps(args)],
+        cwd=REPO,
+        env=child_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -106,7 +115,6 @@ def wait_for(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
-
 
 
 def test_killed_fill_resumes_to_the_same_embeddings(model, sentences, reference, tmp_path):
@@ -134,7 +142,6 @@ def test_killed_fill_resumes_to_the_same_embeddings(model, sentences, reference,
     assert stats.cached == present and len(encoder.texts) == len(sentences) - present
     assert not leftover.exists(), "a half-written shard of the killed run is left behind"
     np.testing.assert_allclose(cache.lookup(sentences), reference, atol=1e-5)
-
 
 
 def test_two_processes_filling_at_once_encode_each_sentence_once(model, sentences, reference, tmp_path):
@@ -172,8 +179,12 @@ def test_dask_two_workers_match_a_single_process(model, sentences, reference, tm
     params = {"model": MODEL, "batch_size": BATCH, "shard_rows": 32, "dask_workers": 2}
     args = {"params": params, "teacher_file": str(teacher_file), "root": str(root), "prepared": str(prepared)}
     run = subprocess.run(
-        [sys.executable, "-c", TEACHER_SCRIPT, json.dumps(args)], cwd=REPO, env=child_env(tmp_path),
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-c", TEACHER_SCRIPT, json.dumps(args)],
+        cwd=REPO,
+        env=child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     info = json.loads(run.stdout.splitlines()[-1])
@@ -187,7 +198,9 @@ def test_dask_two_workers_match_a_single_process(model, sentences, reference, tm
 
     named = teacher_file.read_bytes()
     teacher = TeacherParams(**params)
-    again = embed_teacher(teacher, teacher_file=teacher_file, cache_root=root, prepared_dir=prepared, fill_elsewhere=dask_fill(teacher))
+    again = embed_teacher(
+        teacher, teacher_file=teacher_file, cache_root=root, prepared_dir=prepared, fill_elsewhere=dask_fill(teacher)
+    )
     assert (again["encoded"], again["dask_workers_used"]) == (0, 0), "nothing missing: no cluster is started"
     assert teacher_file.read_bytes() == named, "a rerun with nothing to encode changes nothing downstream stages read"
 

@@ -17,8 +17,13 @@ def test_outputs_are_links_to_the_dvc_cache_and_int8_folders_hold_no_fp32_weight
     )
     int8_folders = [path.parent for path in (tiny_pipeline_run / "models").rglob("quantization.json")]
     assert len(int8_folders) == 6  # quantized and pca-quantized/32, three backends each
-    with_fp32 = sorted(str(folder.relative_to(tiny_pipeline_run)) for folder in int8_folders if list(folder.glob("*.safetensors")))
-    assert with_fp32 == ["models/L1/pca-quantized/32/torch-int8", "models/L1/quantized/torch-int8"]  # torch-int8 rebuilds from them
+    with_fp32 = sorted(
+        str(folder.relative_to(tiny_pipeline_run)) for folder in int8_folders if list(folder.glob("*.safetensors"))
+    )
+    assert with_fp32 == [
+        "models/L1/pca-quantized/32/torch-int8",
+        "models/L1/quantized/torch-int8",
+    ]  # torch-int8 rebuilds from them
 
 
 def test_gc_removes_only_what_the_current_results_do_not_use(finished_project: Path) -> None:

@@ -62,8 +62,12 @@ def test_onnx_int8_keeps_pca_and_normalize(
         check_shared_body("onnx-int8/32", vectors, np.roll(shared, 1, axis=0))
     # No fp32 copy of the Transformer beside the int8 file; plain sentence-transformers loads it with its file name.
     assert not list((tmp_path / "onnx-int8" / "32").glob("*.safetensors"))
-    assert not (tmp_path / "onnx-int8" / "32" / "README.md").exists(), "the fp32 model's card (and figures) is not copied"
-    plain = SentenceTransformer(str(tmp_path / "onnx-int8" / "32"), backend="onnx", model_kwargs={"file_name": info["file_name"]})
+    assert not (tmp_path / "onnx-int8" / "32" / "README.md").exists(), (
+        "the fp32 model's card (and figures) is not copied"
+    )
+    plain = SentenceTransformer(
+        str(tmp_path / "onnx-int8" / "32"), backend="onnx", model_kwargs={"file_name": info["file_name"]}
+    )
     np.testing.assert_allclose(plain.encode(sentences), vectors, atol=1e-5)
 
 
@@ -81,8 +85,11 @@ def openvino_int8_minilm(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_openvino_int8_is_calibrated_and_keeps_pca_and_normalize(
-    minilm: SentenceTransformer, pca_model: tuple[Path, PCA], openvino_int8_minilm: tuple[Path, dict],
-    sentences: list[str], tmp_path: Path,
+    minilm: SentenceTransformer,
+    pca_model: tuple[Path, PCA],
+    openvino_int8_minilm: tuple[Path, dict],
+    sentences: list[str],
+    tmp_path: Path,
 ) -> None:
     pca_folder, _ = pca_model
     exported, summary = openvino_int8_minilm
@@ -129,7 +136,9 @@ def test_requantized_int8_model_is_not_scored_on_the_old_models_cached_outputs(
     assert not np.allclose(outputs[0], outputs[1], atol=1e-5)
 
 
-def test_torch_int8_round_trips_through_its_state_dict(minilm: SentenceTransformer, sentences: list[str], tmp_path: Path) -> None:
+def test_torch_int8_round_trips_through_its_state_dict(
+    minilm: SentenceTransformer, sentences: list[str], tmp_path: Path
+) -> None:
     source = Path(assets.resolve_model(MINILM))
     export_torch_int8(source, tmp_path / "torch-int8" / "student")
     expected = torch_int8(SentenceTransformer(str(source), device="cpu")).encode(sentences)

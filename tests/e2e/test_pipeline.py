@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.project import TEST_ENV, run
 from tests.prefect_server import PrefectServer
+from tests.project import TEST_ENV, run
 
 RELOAD_SCRIPT = """
 import json, sys
@@ -38,8 +38,15 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     project = tiny_pipeline_run
     report = (project / "reports" / "report.md").read_text()
     for model in (
-        "teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8", "L1-pca32", "L1-pca32-onnx-int8",
-        "L1-pca32-openvino-int8", "L1-emb-binary",
+        "teacher",
+        "L1",
+        "L1-onnx-int8",
+        "L1-openvino-int8",
+        "L1-torch-int8",
+        "L1-pca32",
+        "L1-pca32-onnx-int8",
+        "L1-pca32-openvino-int8",
+        "L1-emb-binary",
     ):
         assert f"| {model} " in report or f"| {model} *" in report
 
@@ -51,7 +58,9 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     # int8 folders hold no fp32 weights; their parameters are still the fp32 model's.
     for base in ("L1", "L1-pca32"):
         variants = json.loads((project / f"metrics/eval/{base}.json").read_text())["variants"]
-        assert {variants[f"{base}-{b}"]["parameters"] for b in ("onnx-int8", "openvino-int8", "torch-int8")} == {variants[base]["parameters"]}
+        assert {variants[f"{base}-{b}"]["parameters"] for b in ("onnx-int8", "openvino-int8", "torch-int8")} == {
+            variants[base]["parameters"]
+        }
 
     dims = json.loads(run(["python", "-c", RELOAD_SCRIPT, "models"], project).stdout.strip().splitlines()[-1])
     assert dims == {
@@ -67,24 +76,47 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
 
     benchmark = json.loads((project / "metrics/benchmark.json").read_text())
     assert set(benchmark["models"]) == {
-        "teacher", "L1", "L1-onnx-int8", "L1-openvino-int8", "L1-torch-int8",
-        "L1-pca32", "L1-pca32-onnx-int8", "L1-pca32-openvino-int8", "L1-pca32-torch-int8",
+        "teacher",
+        "L1",
+        "L1-onnx-int8",
+        "L1-openvino-int8",
+        "L1-torch-int8",
+        "L1-pca32",
+        "L1-pca32-onnx-int8",
+        "L1-pca32-openvino-int8",
+        "L1-pca32-torch-int8",
     }
     assert benchmark["environment"]["threads"] == 2 and benchmark["environment"]["versions"]["onnxruntime"]
     assert benchmark["method"]["rounds"] == 2
     one_layer = benchmark["models"]["L1"]
     assert one_layer["architecture"]["layers"] == 1 and benchmark["models"]["teacher"]["architecture"]["layers"] == 6
     assert one_layer["speedup_vs_teacher"]["median"] > 1.5  # 1 of the teacher's 6 layers
-    assert one_layer["speedup_vs_teacher"]["q1"] <= one_layer["speedup_vs_teacher"]["median"] <= one_layer["speedup_vs_teacher"]["q3"]
+    assert (
+        one_layer["speedup_vs_teacher"]["q1"]
+        <= one_layer["speedup_vs_teacher"]["median"]
+        <= one_layer["speedup_vs_teacher"]["q3"]
+    )
     assert benchmark["models"]["L1-pca32-onnx-int8"]["fp32_model"] == "L1-pca32"
     summary = json.loads((project / "metrics/summary.json").read_text())
     assert summary["best_student"].startswith("L1") and not summary["best_student"].startswith("teacher")
 
     # Every model folder has a card; its release folder has the full one, with this model's own figures.
-    evaluated = {k: v for f in (project / "metrics/eval").glob("*.json") for k, v in json.loads(f.read_text())["variants"].items()}
+    evaluated = {
+        k: v
+        for f in (project / "metrics/eval").glob("*.json")
+        for k, v in json.loads(f.read_text())["variants"].items()
+    }
     labels = sorted(set(benchmark["models"]) - {"teacher"})
-    families = {"stsb_test_kept", "classification_accuracy", "clustering_v_measure", "retrieval_ndcg_at_10", "families_kept_mean"}
-    assert all(families <= set(m) for m in evaluated.values()) and len(evaluated) == 1 + 3 + 2 * 4 + 2 * 3  # embedding precisions too
+    families = {
+        "stsb_test_kept",
+        "classification_accuracy",
+        "clustering_v_measure",
+        "retrieval_ndcg_at_10",
+        "families_kept_mean",
+    }
+    assert (
+        all(families <= set(m) for m in evaluated.values()) and len(evaluated) == 1 + 3 + 2 * 4 + 2 * 3
+    )  # embedding precisions too
     assert evaluated["teacher"]["families_kept_mean"] == 1.0 and 0 < evaluated["L1"]["families_kept_mean"] < 1.5
     prepared = json.loads((project / "metrics/prepare.json").read_text())
     assert prepared["documents"] == {"articles": 100, "topics": 5} and prepared["corpus"]["articles_left_out"] == 100
@@ -92,12 +124,16 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     for folder in ("models/L1/student", "models/L1/pca/32"):  # the save-time card of an fp32 model
         assert (project / folder / "README.md").is_file(), folder
     released = json.loads(run(["python", "-c", RELOAD_SCRIPT, "release"], project).stdout.strip().splitlines()[-1])
-    assert released == {f"release/{label}": 32 if "pca32" in label else 384 for label in labels}  # each loads as its card says
+    assert released == {
+        f"release/{label}": 32 if "pca32" in label else 384 for label in labels
+    }  # each loads as its card says
     for label in labels:
         card = (project / "release" / label / "README.md").read_text()
         assert f"# {label}\n" in card and "base_model: sentence-transformers/all-MiniLM-L6-v2" in card
         assert f"| {evaluated[label]['stsb_test_spearman']:.4f}" in card
-        assert f"**Speed-up over the teacher:** {benchmark['models'][label]['speedup_vs_teacher']['median']:.2f}x" in card
+        assert (
+            f"**Speed-up over the teacher:** {benchmark['models'][label]['speedup_vs_teacher']['median']:.2f}x" in card
+        )
         assert f"{benchmark['environment']['cpu']}, {benchmark['environment']['cores']} cores" in card
 
     again = run(["dvc", "repro"], project)
@@ -216,7 +252,10 @@ def test_flow_restores_from_run_cache(finished_project: Path, prefect_server: Pr
 
     params.write_text(original.replace("  rounds: 2\n", "  rounds: 1\n"))
     changed = run_flow(project, server=prefect_server)
-    assert ran_stages(changed)[:2] == ["validate", "benchmark"] and sorted(ran_stages(changed)[2:]) == ["release", "report"]
+    assert ran_stages(changed)[:2] == ["validate", "benchmark"] and sorted(ran_stages(changed)[2:]) == [
+        "release",
+        "report",
+    ]
     assert json.loads(measured.read_text())["method"]["rounds"] == 1
 
     params.write_text(original)
@@ -244,7 +283,11 @@ def test_a_student_without_pca_or_int8_models_has_none_anywhere(more_students_ru
     assert "students.N1.pca is false" in (project / "models" / "N1" / "pca" / "32" / "README.md").read_text()
     assert json.loads((project / "metrics" / "eval" / "N1-pca32.json").read_text())["variants"] == {}
     assert sorted(json.loads((project / "metrics" / "eval" / "N1.json").read_text())["variants"]) == [
-        "N1", "N1-emb-binary", "N1-emb-int8", "N1-emb-uint8"]
+        "N1",
+        "N1-emb-binary",
+        "N1-emb-int8",
+        "N1-emb-uint8",
+    ]
     timed = json.loads((project / "metrics" / "benchmark.json").read_text())["models"]
     assert "N1" in timed and not [label for label in timed if label.startswith("N1-")]
     assert "L1-pca32" in timed and "L1-onnx-int8" in timed  # the other students keep theirs
@@ -252,4 +295,7 @@ def test_a_student_without_pca_or_int8_models_has_none_anywhere(more_students_ru
     assert released == ["N1"]
     report = (project / "reports" / "report.md").read_text()
     assert "| N1 |" in report and "N1-pca32" not in report and "N1-onnx-int8" not in report
-    assert "No int8 models of N1: their `quantize` is false" in report and "No PCA models of N1: their `pca` is false" in report
+    assert (
+        "No int8 models of N1: their `quantize` is false" in report
+        and "No PCA models of N1: their `pca` is false" in report
+    )

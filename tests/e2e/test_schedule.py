@@ -24,8 +24,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.serve import default_remote, dvc_push, git_pull, scheduled_pipeline
 from sentence_distill import assets
-from tests.project import ROOT, make_project, run
 from tests.prefect_server import PrefectServer, stop, wait_for
+from tests.project import ROOT, make_project, run
 from tests.unit.test_schedule import head
 
 SCHEDULED_RUN_TIMEOUT = 600  # the whole (small) pipeline after a corpus change: 3-4 min on 2 shared cores
@@ -40,8 +40,11 @@ def small_params() -> dict:
     teacher's first layer without training, no PCA dimension, no int8 backend, one benchmark round."""
     params = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     params["prepare"] |= {
-        "corpus": "inputs/data/news.txt", "include_stsb_train": False, "max_sentences": None,
-        "heldout_sentences": 10, "stsb_test_pairs": 50,
+        "corpus": "inputs/data/news.txt",
+        "include_stsb_train": False,
+        "max_sentences": None,
+        "heldout_sentences": 10,
+        "stsb_test_pairs": 50,
     }
     params["students"] = {"L1": {"layers": [0], "train": False}}
     params["pca"]["dims"] = []
@@ -54,8 +57,10 @@ def small_params() -> dict:
 def news_lines(start: int, count: int) -> list[str]:
     """Lines of the packaged BBC news corpus, each a paragraph of a few sentences."""
     lines = [
-        line.strip() for path in sorted(assets.bbc_news_folder().rglob("*.txt"))
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if len(line.strip()) > 40
+        line.strip()
+        for path in sorted(assets.bbc_news_folder().rglob("*.txt"))
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(line.strip()) > 40
     ]
     return lines[start : start + count]
 
@@ -85,6 +90,7 @@ def reporting_to(server: PrefectServer):
 def task_runs(server: PrefectServer, task_run_id: str, state_type: str) -> list[dict]:
     """The task run once the server has recorded it in ``state_type`` (it records task runs from events, a moment
     after the flow saw them)."""
+
     def recorded() -> list[dict]:
         found = server.post("/task_runs/filter", {"task_runs": {"id": {"any_": [task_run_id]}}})
         return [r for r in found if r["state_type"] == state_type]
@@ -128,7 +134,11 @@ def test_a_blocked_pull_fails_at_once(prefect_server: PrefectServer, tmp_path: P
     run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
     run(["git", "clone", "-q", str(origin), str(served)], tmp_path)
     (served / "notes.txt").write_text("one\n")
-    for cmd in (["git", "add", "notes.txt"], ["git", "commit", "-qm", "one"], ["git", "push", "-q", "-u", "origin", "HEAD"]):
+    for cmd in (
+        ["git", "add", "notes.txt"],
+        ["git", "commit", "-qm", "one"],
+        ["git", "push", "-q", "-u", "origin", "HEAD"],
+    ):
         run(cmd, served)
     one = head(served)
     run(["git", "clone", "-q", str(origin), str(other)], tmp_path)
@@ -173,11 +183,18 @@ def test_a_failed_stage_fails_the_run(prefect_server: PrefectServer, tmp_path: P
     with reporting_to(prefect_server):
         state = scheduled_pipeline(str(project), return_state=True)
     assert state.is_failed()
-    [parent] = prefect_server.post("/flow_runs/filter", {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}})
-    [subflow] = prefect_server.post("/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [parent["id"]]}}})
+    [parent] = prefect_server.post(
+        "/flow_runs/filter", {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}}
+    )
+    [subflow] = prefect_server.post(
+        "/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [parent["id"]]}}}
+    )
     assert (parent["state"]["type"], subflow["state"]["type"]) == ("FAILED", "FAILED")
     assert "stage prepare: dvc repro exited" in parent["state"]["message"]
-    stages = {t["name"]: t["state"]["type"] for t in prefect_server.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [subflow["id"]]}}})}
+    stages = {
+        t["name"]: t["state"]["type"]
+        for t in prefect_server.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [subflow["id"]]}}})
+    }
     assert (stages["validate"], stages["prepare"]) == ("COMPLETED", "FAILED")
     assert "COMPLETED" not in {stages.get(name) for name in ("teacher_embeddings", "report")}
     assert head(project) == commit, "a failed run commits nothing"
@@ -197,8 +214,13 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
     run(["dvc", "remote", "add", "-d", "shared", str(dvc_remote)], user)  # in .dvc/config, committed
     run(["dvc", "repro", "teacher_embeddings"], user)
     baseline = json.loads((user / "metrics" / "prepare.json").read_text())["kept"]
-    for cmd in (["git", "add", "-A"], ["git", "commit", "-qm", "baseline"], ["git", "remote", "add", "origin", str(origin)],
-                ["git", "push", "-q", "-u", "origin", "HEAD"], ["dvc", "push", "-q"]):
+    for cmd in (
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "baseline"],
+        ["git", "remote", "add", "origin", str(origin)],
+        ["git", "push", "-q", "-u", "origin", "HEAD"],
+        ["dvc", "push", "-q"],
+    ):
         run(cmd, user)
     served, editor = tmp_path / "served", tmp_path / "editor"
     for clone in (served, editor):
@@ -212,15 +234,21 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)], cwd=served,
+            [sys.executable, "-m", "flows.serve", "--interval", str(INTERVAL)],
+            cwd=served,
             env={**prefect_server.env(), "PREFECT_RUNNER_POLL_FREQUENCY": str(RUNNER_POLL_SECONDS)},
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
+
         def scheduled_runs() -> list[dict]:
             assert serving.poll() is None, f"serve exited:\n{log.read_text()[-4000:]}"
             found = prefect_server.post("/deployments/filter", {"deployments": {"name": {"any_": ["scheduled"]}}})
-            runs = prefect_server.post("/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [d["id"] for d in found]}}})
+            runs = prefect_server.post(
+                "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [d["id"] for d in found]}}}
+            )
             broken = [r for r in runs if r["state"]["type"] in ("FAILED", "CRASHED")]
             assert not broken, f"{broken[0]['state']}\n{log.read_text()[-4000:]}"
             return runs
@@ -243,13 +271,23 @@ def test_scheduled_run_records_its_result(prefect_server: PrefectServer, tmp_pat
         stop(serving)
 
     assert done["auto_scheduled"], "the run came from the schedule, not a manual trigger"
-    assert run(["git", "log", "-1", "--format=%H"], origin).stdout.strip() == sha, "a run with nothing new made a commit"
-    assert int(stages_ran) == 10, subject  # every stage but validate (release included): the corpus is an input of prepare
-    messages = [entry["message"] for entry in prefect_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [done["id"]]}}})]
+    assert run(["git", "log", "-1", "--format=%H"], origin).stdout.strip() == sha, (
+        "a run with nothing new made a commit"
+    )
+    assert int(stages_ran) == 10, (
+        subject
+    )  # every stage but validate (release included): the corpus is an input of prepare
+    messages = [
+        entry["message"]
+        for entry in prefect_server.post("/logs/filter", {"logs": {"flow_run_id": {"any_": [done["id"]]}}})
+    ]
     assert any(m.startswith(f"committed {sha}") for m in messages), "the commit's sha is in the run's log"
     [subflow] = prefect_server.post("/flow_runs/filter", {"flow_runs": {"parent_flow_run_id": {"any_": [done["id"]]}}})
     assert subflow["state"]["type"] == "COMPLETED"
-    assert prefect_server.post("/artifacts/filter", {"artifacts": {"key": {"any_": ["distill-report"]}, "flow_run_id": {"any_": [subflow["id"]]}}})
+    assert prefect_server.post(
+        "/artifacts/filter",
+        {"artifacts": {"key": {"any_": ["distill-report"]}, "flow_run_id": {"any_": [subflow["id"]]}}},
+    )
 
     fresh = tmp_path / "fresh"
     run(["git", "clone", "-q", str(origin), str(fresh)], tmp_path)

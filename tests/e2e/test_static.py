@@ -22,17 +22,25 @@ def test_static_students_go_through_every_stage(more_students_run: Path) -> None
         variants = json.loads((project / "metrics" / "eval" / f"{name}.json").read_text())["variants"]
         assert sorted(variants) == sorted([name, *(f"{name}-emb-{p}" for p in ("int8", "uint8", "binary"))])
         assert {"stsb_test_spearman", "classification_kept", "clustering_kept", "retrieval_kept"} <= set(variants[name])
-        assert f"{name}-pca32" in json.loads((project / "metrics" / "eval" / f"{name}-pca32.json").read_text())["variants"]
-    assert len([p for p in (project / STATIC_TABLES_DIR).iterdir() if p.is_dir()]) == 1  # S0 and S share one distillation
+        assert (
+            f"{name}-pca32" in json.loads((project / "metrics" / "eval" / f"{name}-pca32.json").read_text())["variants"]
+        )
+    assert (
+        len([p for p in (project / STATIC_TABLES_DIR).iterdir() if p.is_dir()]) == 1
+    )  # S0 and S share one distillation
     students = {n: json.loads((project / "metrics" / "students" / f"{n}.json").read_text()) for n in ("S0", "S")}
     assert students["S0"]["trained"] is False and students["S"]["steps"] == 8
     # refining on the teacher's embeddings brings the table's outputs closer to them
-    mse = {n: json.loads((project / "metrics" / "eval" / f"{n}.json").read_text())["variants"][n]["mse_to_teacher_x100"]
-           for n in ("S0", "S")}
+    mse = {
+        n: json.loads((project / "metrics" / "eval" / f"{n}.json").read_text())["variants"][n]["mse_to_teacher_x100"]
+        for n in ("S0", "S")
+    }
     assert mse["S"] < mse["S0"], mse
     benchmark = json.loads((project / "metrics" / "benchmark.json").read_text())["models"]
     assert benchmark["S"]["architecture"] == {"model_type": "static", "layers": 0, "hidden_size": 384}
-    assert benchmark["S"]["speedup_vs_teacher"]["median"] > benchmark["L1"]["speedup_vs_teacher"]["median"]  # a lookup, not a layer
+    assert (
+        benchmark["S"]["speedup_vs_teacher"]["median"] > benchmark["L1"]["speedup_vs_teacher"]["median"]
+    )  # a lookup, not a layer
     report = (project / "reports" / "report.md").read_text()
     assert "No int8 models of S0, S: a static-embedding model has no matrix multiplication to quantize" in report
     assert SentenceTransformer(str(project / "release" / "S-pca32"), device="cpu").get_embedding_dimension() == 32

@@ -24,8 +24,11 @@ CHECKPOINTS = Path(".work/checkpoints/L1")
 TRAINING_LOG = Path("metrics/students/L1/training")  # DVCLive's folder: metrics.json, plots/metrics/**.tsv
 # The tiny profile: max_steps 8, eval_steps 4, so the trainer logs the loss every 2 steps and evaluates every 4.
 LOGGED_STEPS = {
-    "train/loss": [2, 4, 6, 8], "train/learning_rate": [2, 4, 6, 8], "train/grad_norm": [2, 4, 6, 8],
-    "eval/stsb_dev_spearman": [4, 8], "eval/heldout_mse": [4, 8],
+    "train/loss": [2, 4, 6, 8],
+    "train/learning_rate": [2, 4, 6, 8],
+    "train/grad_norm": [2, 4, 6, 8],
+    "eval/stsb_dev_spearman": [4, 8],
+    "eval/heldout_mse": [4, 8],
 }
 
 
@@ -48,7 +51,10 @@ def assert_same_curves(resumed: dict, uninterrupted: dict) -> None:
     for name, rows in resumed.items():
         for (step, value), (_, expected) in zip(rows, uninterrupted[name]):
             # the trainer rounds the logged loss to 4 decimals: a last-digit flip is within float noise
-            assert math.isclose(value, expected, rel_tol=1e-6, abs_tol=1.01e-4 if name == "train/loss" else 0.0), (name, step)
+            assert math.isclose(value, expected, rel_tol=1e-6, abs_tol=1.01e-4 if name == "train/loss" else 0.0), (
+                name,
+                step,
+            )
 
 
 def state_written(checkpoint: Path) -> bool:
@@ -61,8 +67,12 @@ def state_written(checkpoint: Path) -> bool:
 def kill_training_when(project: Path, reached: Callable[[], bool], interval: float = 0.2) -> None:
     """Train L1 in a subprocess and SIGKILL it as soon as ``reached()`` holds."""
     process = subprocess.Popen(
-        ["python", "-m", "tasks.student", "L1"], cwd=project, env=TEST_ENV,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        ["python", "-m", "tasks.student", "L1"],
+        cwd=project,
+        env=TEST_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 600
     while not reached():
@@ -79,7 +89,9 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(finished_proje
     uninterrupted = json.loads((project / "metrics/students/L1.json").read_text())
     uninterrupted_curves = curves(project)
     kill_training_when(project, lambda: state_written(project / CHECKPOINTS / "checkpoint-4"))
-    assert [step for step, _ in curves(project)["eval/stsb_dev_spearman"]][:1] == [4], "the killed run logged its curves"
+    assert [step for step, _ in curves(project)["eval/stsb_dev_spearman"]][:1] == [4], (
+        "the killed run logged its curves"
+    )
 
     run(["python", "-m", "tasks.student", "L1"], project)
     resumed = json.loads((project / "metrics/students/L1.json").read_text())
@@ -142,7 +154,11 @@ def test_training_curves_are_in_dvc_plots_and_metrics(finished_project: Path) ->
     assert dev[student["best_step"]] == student["best_stsb_dev_spearman"] == max(dev.values())
     assert all(0 < value < 1 for _, value in series["eval/heldout_mse"] + series["train/loss"])
     last = json.loads((project / TRAINING_LOG / "metrics.json").read_text())
-    assert last["step"] == 8 and last["eval"]["stsb_dev_spearman"] == dev[8] and last["train"]["loss"] == series["train/loss"][-1][1]
+    assert (
+        last["step"] == 8
+        and last["eval"]["stsb_dev_spearman"] == dev[8]
+        and last["train"]["loss"] == series["train/loss"][-1][1]
+    )
 
     plots = json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
     for name, steps in LOGGED_STEPS.items():
@@ -152,5 +168,8 @@ def test_training_curves_are_in_dvc_plots_and_metrics(finished_project: Path) ->
 
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], project).stdout)[""]["data"]
     best = shown["metrics/students/L1.json"]["data"]
-    assert (best["best_step"], best["best_stsb_dev_spearman"]) == (student["best_step"], student["best_stsb_dev_spearman"])
+    assert (best["best_step"], best["best_stsb_dev_spearman"]) == (
+        student["best_step"],
+        student["best_stsb_dev_spearman"],
+    )
     assert shown[f"{TRAINING_LOG}/metrics.json"]["data"] == last

@@ -18,7 +18,10 @@ from tests.project import ROOT
 
 # The local-input folders, and what a stage's code (the stage module and the library it imports; the params schema and
 # checks aside, which name every input without reading it) says when it reads an input the params name.
-LOCAL_INPUTS = {"inputs/data": ("params.corpus", "params.stsb"), "inputs/models": ("teacher.model", "spec.model", "load_model(params.model")}
+LOCAL_INPUTS = {
+    "inputs/data": ("params.corpus", "params.stsb"),
+    "inputs/models": ("teacher.model", "spec.model", "load_model(params.model"),
+}
 NAMES_ONLY = {"report": "inputs/models"}  # names the teacher and option-1 models in its text, loads none of them
 PARAMS_CODE = "sentence_distill/config/"
 
@@ -54,7 +57,9 @@ def missing_keys(model: type[BaseModel], raw: dict, prefix: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("path", ["params.yaml", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "profiles").glob("*.yaml"))])
+@pytest.mark.parametrize(
+    "path", ["params.yaml", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "profiles").glob("*.yaml"))]
+)
 def test_every_param_has_its_value_in_the_file(path: str) -> None:
     """A default that lives only in code is a value DVC cannot see change."""
     raw = yaml.safe_load((ROOT / path).read_text())

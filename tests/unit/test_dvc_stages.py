@@ -19,7 +19,9 @@ CHILD = "import sys; block = bytearray({size}); block[::4096] = b'x' * len(block
 
 
 @pytest.mark.parametrize(("visible", "devices"), [("0,1", ["0", "1"]), ("3", ["3"]), ("", []), ("-1", [])])
-def test_the_pool_holds_the_gpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch, visible: str, devices: list[str]) -> None:
+def test_the_pool_holds_the_gpus_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch, visible: str, devices: list[str]
+) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert DevicePool.detect().devices == devices
 
@@ -57,7 +59,9 @@ def test_one_gpu_or_none_changes_nothing() -> None:
 
 def test_a_stage_reports_the_peak_memory_of_the_command_dvc_ran(tmp_path: Path) -> None:
     log = logging.getLogger("test-stage")
-    outcome, peak = stream_dvc([sys.executable, "-c", PARENT, CHILD.format(size=600 << 20, status=0)], tmp_path, dict(os.environ), "s", log)
+    outcome, peak = stream_dvc(
+        [sys.executable, "-c", PARENT, CHILD.format(size=600 << 20, status=0)], tmp_path, dict(os.environ), "s", log
+    )
     assert outcome == "ran"
     assert 600 << 20 < peak < 900 << 20, peak  # the child's 600 MB block, not the parent's few MB
     with pytest.raises(StageFailed, match="exited with status 3"):

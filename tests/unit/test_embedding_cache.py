@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.dask_encoding import dask_runner
+from sentence_distill.config.schema import TeacherParams
 from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.embedding_cache import CacheError, EmbeddingCache
 from sentence_distill.models import cache_for, encode_texts, load_model, model_folder
-from sentence_distill.config.schema import TeacherParams
 from sentence_distill.teacher import DASK_ADDRESS_ENV, embed_teacher, encodes_on_dask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,7 +146,9 @@ def test_damaged_shards_are_refused_then_quarantined_and_re_encoded(model, sente
     data = bytearray(flipped.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 8] = bytes(b ^ 0xFF for b in data[len(data) // 2 : len(data) // 2 + 8])
     flipped.write_bytes(bytes(data))
-    renamed.write_bytes(renamed.read_bytes().replace(b"embedding", b"embeddinG"))  # footer only: no page checksum covers it
+    renamed.write_bytes(
+        renamed.read_bytes().replace(b"embedding", b"embeddinG")
+    )  # footer only: no page checksum covers it
 
     with pytest.raises(CacheError, match=r"embedding cache shard .*shard-.*\.parquet is damaged") as refused:
         cache.lookup(texts)

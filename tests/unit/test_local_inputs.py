@@ -30,14 +30,18 @@ def test_local_paths_outside_inputs_are_refused(tmp_path: Path, monkeypatch: pyt
     teacher = Path(assets.resolve_model(TINY["teacher"]["model"]))
     (tmp_path / "inputs" / "models").mkdir(parents=True)
     (tmp_path / "inputs" / "models" / "linked").symlink_to(teacher, target_is_directory=True)
-    with pytest.raises(ParamsError, match=r"teacher.model: inputs/models/linked is a symlink to a folder, which DVC does not follow"):
+    with pytest.raises(
+        ParamsError, match=r"teacher.model: inputs/models/linked is a symlink to a folder, which DVC does not follow"
+    ):
         parse_params({**TINY, "teacher": {**TINY["teacher"], "model": "inputs/models/linked"}})
 
     shutil.copytree(teacher, tmp_path / "inputs" / "models" / "copied")
     (tmp_path / "inputs" / "data").mkdir()
     (tmp_path / "inputs" / "data" / "corpus.txt").symlink_to(tmp_path / "corpus.txt")  # a linked file is fine
-    parse_params({
-        **TINY,
-        "prepare": {**TINY["prepare"], "corpus": "inputs/data/corpus.txt"},
-        "teacher": {**TINY["teacher"], "model": "inputs/models/copied"},
-    })
+    parse_params(
+        {
+            **TINY,
+            "prepare": {**TINY["prepare"], "corpus": "inputs/data/corpus.txt"},
+            "teacher": {**TINY["teacher"], "model": "inputs/models/copied"},
+        }
+    )

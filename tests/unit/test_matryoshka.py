@@ -35,7 +35,9 @@ def test_targets_in_principal_axes_cut_to_the_teachers_pca() -> None:
     pca, cut = unit(PCA(n_components=8, svd_solver="full").fit(train).transform(heldout)), unit(heldout_targets[:, :8])
     np.testing.assert_allclose(cut @ cut.T, pca @ pca.T, atol=1e-4)  # the same cosines: axes up to their signs
     few = in_axes(train[:10], *principal_axes(train[:10], 24))  # fewer sentences than dimensions: still a rotation
-    np.testing.assert_allclose(few @ few.T, unit(train[:10] - train[:10].mean(0)) @ unit(train[:10] - train[:10].mean(0)).T, atol=1e-4)
+    np.testing.assert_allclose(
+        few @ few.T, unit(train[:10] - train[:10].mean(0)) @ unit(train[:10] - train[:10].mean(0)).T, atol=1e-4
+    )
     centred = unit(heldout - train.mean(0))
     np.testing.assert_allclose(heldout_targets @ heldout_targets.T, centred @ centred.T, atol=1e-4)
 

@@ -84,9 +84,14 @@ def test_file_names_that_leave_the_folder_are_refused(tmp_path: Path, case: str,
 @pytest.mark.parametrize(
     ("module", "message"),
     [
-        ({"idx": 0, "name": "0", "path": "../outside", "type": "sentence_transformers.models.Transformer"},
-         "file name '../outside' is not a relative path inside"),
-        ({"idx": 0, "name": "0", "path": "", "type": "os.system"}, "module type 'os.system' is not a sentence-transformers module"),
+        (
+            {"idx": 0, "name": "0", "path": "../outside", "type": "sentence_transformers.models.Transformer"},
+            "file name '../outside' is not a relative path inside",
+        ),
+        (
+            {"idx": 0, "name": "0", "path": "", "type": "os.system"},
+            "module type 'os.system' is not a sentence-transformers module",
+        ),
     ],
     ids=["path out of the folder", "foreign module type"],
 )

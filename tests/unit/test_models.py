@@ -20,13 +20,13 @@ from transformers import (
 )
 
 from sentence_distill import assets
+from sentence_distill.config.schema import StudentSpec
+from sentence_distill.data.sources import load_stsb
 from sentence_distill.evaluation.precisions import BITS_PER_VALUE, CalibratedSimilarityEvaluator
 from sentence_distill.evaluation.shared_body import SharedBody
 from sentence_distill.models import split_normalize
-from sentence_distill.config.schema import StudentSpec
-from sentence_distill.students.pca import fit_pca, unit_rows, with_pca
-from sentence_distill.data.sources import load_stsb
 from sentence_distill.students.build import kept_layers, layer_stack, prune_layers
+from sentence_distill.students.pca import fit_pca, unit_rows, with_pca
 from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -177,7 +177,9 @@ def stsb_test_scored(minilm: SentenceTransformer, sentences: list[str]) -> dict:
     test = load_stsb("sentence-transformers/stsb")["test"].select(range(100))
     first, second, scores = list(test["sentence1"]), list(test["sentence2"]), list(test["score"])
     return {
-        "first": first, "second": second, "scores": scores,
+        "first": first,
+        "second": second,
+        "scores": scores,
         "calibration": minilm.encode(sentences[:100], normalize_embeddings=True),
         "embeddings": dict(zip(first + second, minilm.encode(first + second))),
         "float32": EmbeddingSimilarityEvaluator(first, second, scores, name="sts-test")(minilm),
@@ -185,11 +187,18 @@ def stsb_test_scored(minilm: SentenceTransformer, sentences: list[str]) -> dict:
 
 
 @pytest.mark.parametrize("precision", ["int8", "uint8", "binary", "ubinary"])
-def test_embedding_quantization_sizes_and_scores(minilm: SentenceTransformer, stsb_test_scored: dict, precision: str) -> None:
+def test_embedding_quantization_sizes_and_scores(
+    minilm: SentenceTransformer, stsb_test_scored: dict, precision: str
+) -> None:
     first, second, float32 = stsb_test_scored["first"], stsb_test_scored["second"], stsb_test_scored["float32"]
     evaluator = CalibratedSimilarityEvaluator(
-        first, second, stsb_test_scored["scores"], name="sts-test", precision=precision,
-        calibration_embeddings=stsb_test_scored["calibration"], embeddings=stsb_test_scored["embeddings"],
+        first,
+        second,
+        stsb_test_scored["scores"],
+        name="sts-test",
+        precision=precision,
+        calibration_embeddings=stsb_test_scored["calibration"],
+        embeddings=stsb_test_scored["embeddings"],
     )
     vectors = evaluator.embed_inputs(minilm, first[:10])
     assert vectors.shape == (10, 384)

@@ -47,15 +47,27 @@ def parallel_params(project: Path, **parallel) -> dict:
 
 
 BAD_FILES = [
-    ("no target column", "source\ttranslation\nA man is drawing.\tA nam si .gniward\n", {},
-     "prepare.parallel.target_column: column 'target' not in inputs/data/parallel-standin.tsv (columns: source, translation)"),
+    (
+        "no target column",
+        "source\ttranslation\nA man is drawing.\tA nam si .gniward\n",
+        {},
+        "prepare.parallel.target_column: column 'target' not in inputs/data/parallel-standin.tsv (columns: source, translation)",
+    ),
     ("empty", "", {}, "prepare.parallel.file: file 'inputs/data/parallel-standin.tsv' is empty (0 bytes)"),
     ("header only", "source\ttarget\n", {}, "prepare.parallel.file: inputs/data/parallel-standin.tsv has no rows"),
-    ("one side blank", "source\ttarget\nA man is drawing.\t \nA woman grates onions.\t\n", {},
-     "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv is blank on every one of its 2 rows"),
-    ("too few pairs", "source\ttarget\nA man is drawing.\tA nam si .gniward\nA woman grates onions.\t\n",
-     {"heldout_pairs": 1, "dev_pairs": 1}, "prepare.parallel.heldout_pairs: 1 and dev_pairs 1 leave no pair to train on: "
-     "inputs/data/parallel-standin.tsv has 1 pairs with both sides (of 2 rows)"),
+    (
+        "one side blank",
+        "source\ttarget\nA man is drawing.\t \nA woman grates onions.\t\n",
+        {},
+        "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv is blank on every one of its 2 rows",
+    ),
+    (
+        "too few pairs",
+        "source\ttarget\nA man is drawing.\tA nam si .gniward\nA woman grates onions.\t\n",
+        {"heldout_pairs": 1, "dev_pairs": 1},
+        "prepare.parallel.heldout_pairs: 1 and dev_pairs 1 leave no pair to train on: "
+        "inputs/data/parallel-standin.tsv has 1 pairs with both sides (of 2 rows)",
+    ),
 ]
 
 
@@ -88,5 +100,8 @@ def test_a_bad_parallel_file_stops_the_run_with_status_2_and_writes_nothing(tiny
     for stage in ("tasks.validate", "tasks.prepare"):  # prepare checks again: the file may change after validation
         result = run(["python", "-m", stage], tiny_project, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        assert "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv is blank" in result.stderr
+        assert (
+            "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv is blank"
+            in result.stderr
+        )
     assert not (tiny_project / "data").exists()

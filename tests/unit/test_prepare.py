@@ -43,29 +43,73 @@ GOOD = [f"Sentence number {i} of a small user corpus." for i in range(200)]
 BAD_BYTES = b"caf\xe9 au lait, encoded in latin-1 and not in UTF-8"
 
 CORPORA = [  # (case, file name, content, message or None when prepare succeeds)
-    ("blank lines only", "blank.txt", b"\n  \n\t\n\n", "has no usable sentence (4 lines read, 4 blank, 0 undecodable, 0 sentences kept"),
-    ("all too short", "short.txt", b"a\nbb\nccc\n", "has no usable sentence (3 lines read, 0 blank, 0 undecodable, 0 sentences kept; a sentence needs prepare.min_chars=10"),
-    ("all undecodable", "latin1.txt", b"\n".join([BAD_BYTES] * 5), "has 100.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (5 lines read, 0 blank, 5 undecodable, 0 sentences kept)"),
-    ("20% undecodable", "some.txt", "\n".join(GOOD[:8]).encode() + b"\n" + BAD_BYTES + b"\n" + BAD_BYTES, "has 20.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (10 lines read, 0 blank, 2 undecodable, 8 sentences kept)"),
-    ("csv column blank", "blank.csv", b"id,text\n1,\n2,  \n", "has no usable sentence (2 lines read, 2 blank, 0 undecodable, 0 sentences kept"),
-    ("csv cells undecodable", "latin1.csv", b"id,text\n1," + BAD_BYTES + b"\n2,Another sentence that is fine.\n", "has 50.0% of its lines not valid UTF-8"),
-    ("parquet column blank", "blank.parquet", None, "has no usable sentence (3 lines read, 3 blank, 0 undecodable, 0 sentences kept"),
+    (
+        "blank lines only",
+        "blank.txt",
+        b"\n  \n\t\n\n",
+        "has no usable sentence (4 lines read, 4 blank, 0 undecodable, 0 sentences kept",
+    ),
+    (
+        "all too short",
+        "short.txt",
+        b"a\nbb\nccc\n",
+        "has no usable sentence (3 lines read, 0 blank, 0 undecodable, 0 sentences kept; a sentence needs prepare.min_chars=10",
+    ),
+    (
+        "all undecodable",
+        "latin1.txt",
+        b"\n".join([BAD_BYTES] * 5),
+        "has 100.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (5 lines read, 0 blank, 5 undecodable, 0 sentences kept)",
+    ),
+    (
+        "20% undecodable",
+        "some.txt",
+        "\n".join(GOOD[:8]).encode() + b"\n" + BAD_BYTES + b"\n" + BAD_BYTES,
+        "has 20.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (10 lines read, 0 blank, 2 undecodable, 8 sentences kept)",
+    ),
+    (
+        "csv column blank",
+        "blank.csv",
+        b"id,text\n1,\n2,  \n",
+        "has no usable sentence (2 lines read, 2 blank, 0 undecodable, 0 sentences kept",
+    ),
+    (
+        "csv cells undecodable",
+        "latin1.csv",
+        b"id,text\n1," + BAD_BYTES + b"\n2,Another sentence that is fine.\n",
+        "has 50.0% of its lines not valid UTF-8",
+    ),
+    (
+        "parquet column blank",
+        "blank.parquet",
+        None,
+        "has no usable sentence (3 lines read, 3 blank, 0 undecodable, 0 sentences kept",
+    ),
     ("0.5% undecodable is allowed", "mostly.txt", "\n".join(GOOD).encode() + b"\n" + BAD_BYTES, None),
 ]
 
 
 @pytest.mark.parametrize(("case", "name", "content", "message"), CORPORA, ids=[c[0] for c in CORPORA])
-def test_unusable_corpora_stop_prepare_with_counts(tmp_path: Path, case: str, name: str, content: bytes, message: str | None) -> None:
+def test_unusable_corpora_stop_prepare_with_counts(
+    tmp_path: Path, case: str, name: str, content: bytes, message: str | None
+) -> None:
     corpus = tmp_path / name
     if content is None:  # a Parquet file: nulls and blanks in its text column
         pq.write_table(pa.table({"text": [None, "", "  "]}), corpus)
     else:
         corpus.write_bytes(content)
-    params = PrepareParams(stsb="sentence-transformers/stsb", corpus=str(corpus), heldout_sentences=20, include_stsb_train=True)
+    params = PrepareParams(
+        stsb="sentence-transformers/stsb", corpus=str(corpus), heldout_sentences=20, include_stsb_train=True
+    )
     out = tmp_path / "prepared"
     if message is None:
         counts = prepare_data(params, out_dir=out, documents_file=tmp_path / "documents.parquet")
-        assert counts["corpus"] == {"lines_read": 201, "blank": 0, "undecodable": 1, "articles_left_out": 0}  # a local corpus: no BBC article to leave out
+        assert counts["corpus"] == {
+            "lines_read": 201,
+            "blank": 0,
+            "undecodable": 1,
+            "articles_left_out": 0,
+        }  # a local corpus: no BBC article to leave out
         return
     with pytest.raises(ParamsError) as error:
         prepare_data(params, out_dir=out, documents_file=tmp_path / "documents.parquet")

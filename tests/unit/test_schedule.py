@@ -53,7 +53,9 @@ def test_a_push_race_rebases_or_stops(tmp_path: Path) -> None:
 
     race("dvc.lock", "stages: {}  # by hand\n")
     mine = head(served)
-    with pytest.raises(git_sync.GitRefused, match=r"moved on during the run .*CONFLICT.* dvc.lock.*git reset --hard origin/"):
+    with pytest.raises(
+        git_sync.GitRefused, match=r"moved on during the run .*CONFLICT.* dvc.lock.*git reset --hard origin/"
+    ):
         git_sync.push(served, where)
     assert head(served) == mine and head(origin) == head(user)
     assert not run(["git", "status", "--porcelain"], served).stdout, "the rebase was aborted"

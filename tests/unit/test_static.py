@@ -26,13 +26,19 @@ def test_pca_of_a_static_table_is_folded_into_it(tmp_path: Path) -> None:
     """A mean of projected rows is the projection of the mean: the folded table gives the Dense model's vectors."""
     minilm = SentenceTransformer(assets.resolve_model(MINILM), device="cpu")
     rows = minilm[0].auto_model.embeddings.word_embeddings.weight.detach()  # a real table: MiniLM's input embeddings
-    static = SentenceTransformer(modules=[StaticEmbedding(minilm.tokenizer, embedding_weights=rows), Normalize()], device="cpu")
-    sentences = [f"Sentence {i} about the {w} market." for i, w in enumerate(["stock", "car", "film", "music", "food"] * 12)]
+    static = SentenceTransformer(
+        modules=[StaticEmbedding(minilm.tokenizer, embedding_weights=rows), Normalize()], device="cpu"
+    )
+    sentences = [
+        f"Sentence {i} about the {w} market." for i, w in enumerate(["stock", "car", "film", "music", "food"] * 12)
+    ]
     body = SentenceTransformer(modules=[static[0]], device="cpu")
     pca = PCA(n_components=16, svd_solver="full").fit(body.encode(sentences))
     folded = with_pca(static, pca, 16, fold=True)
     assert [type(m) for m in folded] == [StaticEmbedding, Normalize]
-    dense = SentenceTransformer(modules=[static[0], pca_dense(pca, 16), Normalize()], device="cpu")  # as a transformer's
+    dense = SentenceTransformer(
+        modules=[static[0], pca_dense(pca, 16), Normalize()], device="cpu"
+    )  # as a transformer's
     np.testing.assert_allclose(folded.encode(sentences), dense.encode(sentences), atol=1e-5)
     folded.save(str(tmp_path / "folded"))
     reloaded = SentenceTransformer(str(tmp_path / "folded"), device="cpu")
@@ -45,7 +51,9 @@ def test_a_static_table_is_distilled_once_per_teacher(tmp_path: Path, monkeypatc
     one gets its own. The teacher is a real one-layer BERT of width 32 with MiniLM's tokenizer: seconds to distil."""
     minilm = assets.resolve_model(MINILM)
     teacher = tmp_path / "teacher"
-    config = BertConfig.from_pretrained(minilm, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    config = BertConfig.from_pretrained(
+        minilm, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64
+    )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(teacher)
     AutoTokenizer.from_pretrained(minilm).save_pretrained(teacher)
@@ -56,4 +64,6 @@ def test_a_static_table_is_distilled_once_per_teacher(tmp_path: Path, monkeypatc
     assert static_table(str(teacher), "fingerprint-a") == first
     assert {p: p.stat().st_mtime_ns for p in first.rglob("*")} == written  # reused, not distilled again
     other = static_table(str(teacher), "fingerprint-b")
-    assert other != first and sorted(p.name for p in STATIC_TABLES_DIR.iterdir() if p.is_dir()) == sorted([first.name, other.name])
+    assert other != first and sorted(p.name for p in STATIC_TABLES_DIR.iterdir() if p.is_dir()) == sorted(
+        [first.name, other.name]
+    )
