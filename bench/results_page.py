@@ -105,11 +105,12 @@ def table_after(text: str, heading: str) -> list[list[str]]:
     return rows
 
 
-def headline(report: str, students: list[str]) -> list[str]:
-    """At most ten rows of the model table: the teacher, the Pareto front (`*`), then each student's fp32 model."""
+def headline(report: str, students: list[str], front: list[str]) -> list[str]:
+    """At most ten rows of the report's model table, in its order: the teacher, the Pareto front
+    (``metrics/summary.json``), then each student's fp32 model."""
     header, *rows = table_after(report, "## Model compression")
     name = [row[0].removesuffix(" *") for row in rows]
-    chosen = [i for i, row in enumerate(rows) if name[i] == "teacher" or row[0].endswith(" *")]
+    chosen = [i for i in range(len(rows)) if name[i] == "teacher" or name[i] in front]
     chosen += [i for i in range(len(rows)) if name[i] in students and i not in chosen]
     chosen = sorted(chosen[:HEADLINE_ROWS])
     columns = [header.index(c) for c in HEADLINE_COLUMNS if c in header]
@@ -126,46 +127,66 @@ def demoted(report: str) -> str:
     return re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", report, flags=re.MULTILINE).strip()
 
 
+def made_of(m: dict) -> str:
+    if m.get("static"):
+        return "static table"
+    if "kept_layers" in m:
+        return f"layers {m['kept_layers']}"
+    return f"{m.get('source', '?')} ({m.get('layers', '?')} layers)"
+
+
 def students_table(run: Path, students: list[str]) -> list[str]:
+    """One row per student from ``metrics/students/<name>.json``: what it is made of and how its training went."""
     lines = [
-        "| student | steps | best step | best STSb dev | train s | processes |",
-        "|---|---|---|---|---|---|",
+        "| student | made of | parameters | steps | best step | best STSb dev | epochs | learning rate | train s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in students:
         path = run / "metrics" / "students" / f"{name}.json"
         if not path.is_file():
             continue
         m = json.loads(path.read_text())
-        dev = m.get("best_stsb_dev_spearman")
-        seconds = m.get("train_seconds")
-        lines.append(
-            f"| {name} | {m.get('steps', '-')} | {m.get('best_step', '-')} | "
-            f"{f'{100 * dev:.2f}' if isinstance(dev, float) else '-'} | "
-            f"{f'{seconds:.0f}' if isinstance(seconds, (int, float)) else '-'} | {m.get('processes', '-')} |"
-        )
+        row = [name, made_of(m), f"{m['parameters']:,}" if "parameters" in m else "-"]
+        if m.get("trained", True):
+            dev, seconds = m.get("best_stsb_dev_spearman"), m.get("train_seconds")
+            row += [
+                str(m.get("steps", "-")),
+                str(m.get("best_step", "-")),
+                f"{100 * dev:.2f}" if isinstance(dev, float) else "-",
+                str(m.get("epochs", "-")),
+                str(m.get("learning_rate", "-")),
+                f"{seconds:.0f}" if isinstance(seconds, int | float) else "-",
+            ]
+        else:
+            row += ["not trained"] + ["-"] * 5
+        lines.append("| " + " | ".join(row) + " |")
     return lines
 
 
-def run_facts(run: Path, profile: str) -> dict:
+CODE_PATHS = ("params.yaml", "dvc.yaml", "tasks", "flows", "sentence_distill")
+
+
+def code_commit(run: Path, recorded: str | None) -> tuple[str, list[str]]:
+    """The commit whose code ran (the benchmark's record, else the checkout's HEAD), and what differs from it now."""
+    head = git(run, "rev-parse", "HEAD")
+    commit = recorded or head or "unknown"
+    notes = []
+    if head and recorded and head != recorded and git(run, "diff", "--name-only", recorded, head, "--", *CODE_PATHS):
+        notes.append(f"the checkout is now at `{head[:10]}`, whose code differs")
+    edited = git(run, "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
+    if edited:
+        notes.append("local edits to " + ", ".join(line[3:] for line in edited.splitlines()))
+    return commit, notes
+
+
+def run_facts(run: Path, profile: str, note: str | None = None) -> dict:
     report_file = run / "reports" / "report.md"
     if not report_file.is_file():
         raise RunError(f"{report_file} is missing: is this a finished run (`make run` ended with the report stage)?")
     benchmark = read_json(run / "metrics" / "benchmark.json")
     summary = read_json(run / "metrics" / "summary.json")
     params = yaml.safe_load((run / "params.yaml").read_text())
-    commit = git(run, "rev-parse", "HEAD") or benchmark["environment"].get("git_commit") or "unknown"
-    edited = git(
-        run,
-        "status",
-        "--porcelain",
-        "--untracked-files=no",
-        "--",
-        "params.yaml",
-        "tasks",
-        "flows",
-        "sentence_distill",
-        "dvc.yaml",
-    )
+    commit, commit_notes = code_commit(run, benchmark["environment"].get("git_commit"))
     finished = dt.datetime.fromtimestamp((run / "metrics" / "summary.json").stat().st_mtime, dt.UTC)
     return {
         "run": run,
@@ -176,7 +197,8 @@ def run_facts(run: Path, profile: str) -> dict:
         "params": params,
         "students": list(params.get("students") or {}),
         "commit": commit,
-        "edited": edited,
+        "commit_notes": commit_notes,
+        "note": note,
         "date": finished.strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_record(benchmark["environment"]),
         "prepare": read_json(run / "metrics" / "prepare.json"),
@@ -194,18 +216,13 @@ def page(facts: dict, charts: dict[str, str]) -> str:
         facts["benchmark"].get("method", {}),
     )
     cpu, prepare = facts["cpu"], facts["prepare"]
-    bench_commit = str(env.get("git_commit") or "unknown")
     versions = ", ".join(f"{k} {v}" for k, v in sorted((env.get("versions") or {}).items()) if v)
     params_line = (
         "`params.yaml` as committed"
         if facts["profile"] == "default"
         else f"`profiles/{facts['profile']}.yaml` selected as `params.yaml`"
     )
-    commit = f"`{facts['commit'][:10]}`"
-    if not facts["commit"].startswith(bench_commit[:10]):
-        commit += f" (benchmark stage at `{bench_commit[:10]}`)"
-    if facts["edited"]:
-        commit += " with local edits to: " + ", ".join(line[3:] for line in facts["edited"].splitlines())
+    commit = f"`{facts['commit'][:10]}`" + (f" ({'; '.join(facts['commit_notes'])})" if facts["commit_notes"] else "")
     device = env.get("device", "?") + (f" ({env['gpu']})" if env.get("gpu") else "")
     benchmark = (
         f"device {device}, {env.get('threads', '?')} threads, {method.get('rounds', '?')} interleaved rounds of "
@@ -229,6 +246,7 @@ def page(facts: dict, charts: dict[str, str]) -> str:
         f"- **Benchmark**: {benchmark}",
         f"- **Date**: {facts['date']} (when the report stage wrote `metrics/summary.json`)",
         f"- **Regenerate**: {command(facts['profile'])}",
+        *([f"- **Conditions**: {facts['note']}"] if facts["note"] else []),
         "",
         corpus,
         "",
@@ -253,7 +271,7 @@ def readme_block(facts: dict, chart: str, page_link: str) -> str:
             BEGIN,
             f"![Quality against speed-up, default profile]({chart})",
             "",
-            *headline(facts["report"], facts["students"]),
+            *headline(facts["report"], facts["students"], facts["summary"].get("pareto_front", [])),
             "",
             (
                 f"`*`: on the Pareto front. From [{page_link}]({page_link}): commit "
@@ -277,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, default=Path("."), help="the finished run's project folder")
     parser.add_argument("--profile", default="default", help="the profile the run used (names the page)")
+    parser.add_argument("--note", help="what the run shared the machine with, or anything else a reader must know")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the page and its charts go")
     parser.add_argument(
         "--readme",
@@ -292,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        facts = run_facts(args.run.resolve(), args.profile)
+        facts = run_facts(args.run.resolve(), args.profile, args.note)
         args.out.mkdir(parents=True, exist_ok=True)
         charts = {}
         for title, stem in (
