@@ -100,7 +100,8 @@ def check_model_folder(folder: Path | str) -> Path:
             file_in_folder(folder, module.get("path"), str(modules_file))
             if not str(module.get("type")).startswith("sentence_transformers."):
                 raise AssetError(
-                    f"{modules_file}: module type {module.get('type')!r} is not a sentence-transformers module (refused)"
+                    f"{modules_file}: module type {module.get('type')!r} is not a sentence-transformers module"
+                    " (refused)"
                 )
     return folder
 
@@ -292,6 +293,28 @@ def table_columns(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
+def check_local_data(path: Path, ref: str, key: str, column: str) -> None:
+    """A local corpus or STSb folder the params name: .txt documents in a folder, or one readable .txt, .csv or
+    .parquet file with ``column``."""
+    if path.is_dir():
+        if not any(path.rglob("*.txt")):
+            raise AssetError(f"{key}: folder {ref!r} has no .txt files (allowed: a folder of .txt documents)")
+        return
+    if path.suffix not in {".txt", ".csv", ".parquet"}:
+        raise AssetError(f"{key}: {ref!r} is not a .txt, .csv or .parquet file")
+    if path.stat().st_size == 0:
+        raise AssetError(f"{key}: file {ref!r} is empty (0 bytes)")
+    if path.suffix in {".csv", ".parquet"}:
+        try:
+            columns = table_columns(path)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise AssetError(f"{key}: cannot read the columns of {ref!r} ({type(exc).__name__}: {exc})") from None
+        if column not in columns:
+            raise AssetError(
+                f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(columns) or 'none'})"
+            )
+
+
 def check_data_ref(ref: str, key: str, kind: str, column: str = "text") -> None:
     """Fail early, naming the key, when a data reference cannot be read: a local file or folder that is
     missing, empty or lacks the column, a hub id without a packaged copy while the hub cannot be reached."""
@@ -314,23 +337,8 @@ def check_data_ref(ref: str, key: str, kind: str, column: str = "text") -> None:
     path = Path(ref).expanduser()
     if looks_local(ref) and not path.exists():
         raise AssetError(f"{key}: file or folder {ref!r} does not exist")
-    if path.is_dir():
-        if not any(path.rglob("*.txt")):
-            raise AssetError(f"{key}: folder {ref!r} has no .txt files (allowed: a folder of .txt documents)")
-    elif path.is_file():
-        if path.suffix not in {".txt", ".csv", ".parquet"}:
-            raise AssetError(f"{key}: {ref!r} is not a .txt, .csv or .parquet file")
-        if path.stat().st_size == 0:
-            raise AssetError(f"{key}: file {ref!r} is empty (0 bytes)")
-        if path.suffix in {".csv", ".parquet"}:
-            try:
-                columns = table_columns(path)
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise AssetError(f"{key}: cannot read the columns of {ref!r} ({type(exc).__name__}: {exc})") from None
-            if column not in columns:
-                raise AssetError(
-                    f"prepare.corpus_column: column {column!r} not in {ref} (columns: {', '.join(columns) or 'none'})"
-                )
+    if path.is_dir() or path.is_file():
+        check_local_data(path, ref, key, column)
     elif hub_offline():
         raise AssetError(
             f"{key}: {ref!r} is a hub dataset id with no packaged copy and the hub cannot be reached (offline); "

@@ -53,7 +53,8 @@ def copy_model(source: Path, target: Path) -> None:
 
 
 def drop_fp32_transformer(folder: Path) -> None:
-    """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads them."""
+    """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads
+    them."""
     for pattern in ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin"):
         for path in folder.glob(pattern):
             path.unlink()

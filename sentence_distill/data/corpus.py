@@ -1,4 +1,5 @@
-"""The prepared data as the stages read it: corpus sentences by split, parallel pairs, STSb pairs and their evaluator."""
+"""The prepared data as the stages read it: corpus sentences by split, parallel pairs, STSb pairs and their
+evaluator."""
 
 from __future__ import annotations
 

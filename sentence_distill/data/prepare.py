@@ -68,7 +68,7 @@ def prepare_parallel(params: ParallelParams, max_chars: int, seed: int) -> tuple
     langs = raw[LANG_COLUMN].to_pylist() if LANG_COLUMN in raw.column_names else [""] * raw.num_rows
     seen: set[tuple[str, str]] = set()
     kept: list[tuple[str, str, str]] = []
-    for source, target, lang in zip(raw["source"].to_pylist(), raw["target"].to_pylist(), langs):
+    for source, target, lang in zip(raw["source"].to_pylist(), raw["target"].to_pylist(), langs, strict=True):
         if not both_sides(source, target):
             counts["one_side_blank_dropped"] += 1
             continue
@@ -90,7 +90,7 @@ def prepare_parallel(params: ParallelParams, max_chars: int, seed: int) -> tuple
     chosen = [kept[i] for i in order]
     split = ["heldout"] * params.heldout_pairs + ["dev"] * params.dev_pairs + ["train"] * (len(chosen) - set_aside)
     counts.update(kept=len(chosen), train=len(chosen) - set_aside, dev=params.dev_pairs, heldout=params.heldout_pairs)
-    columns = dict(zip(("source", "target", LANG_COLUMN), map(list, zip(*chosen))))
+    columns = dict(zip(("source", "target", LANG_COLUMN), map(list, zip(*chosen, strict=True)), strict=False))
     return pa.table({**columns, "split": split}), counts
 
 

@@ -83,7 +83,8 @@ def evaluation_articles(per_topic: int, seed: int) -> list[tuple[Path, str]]:
         files = sorted(topic.glob("*.txt"))
         if per_topic >= len(files):
             raise ParamsError(
-                f"prepare.documents_per_topic: {per_topic} is not below the {len(files)} articles of topic {topic.name!r}"
+                f"prepare.documents_per_topic: {per_topic} is not below the {len(files)} articles"
+                f" of topic {topic.name!r}"
             )
         chosen += [(files[i], topic.name) for i in sorted(rng.permutation(len(files))[:per_topic])]
     return chosen
