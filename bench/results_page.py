@@ -6,9 +6,9 @@ threads, device, libraries, commit), ``metrics/students/*.json``, ``metrics/prep
 and the run's git commit. Writes the page with a header naming the commit, the CPU and its int8-relevant
 instruction set, the date and the command that regenerates the page; copies the charts beside it; for the
 default profile, rewrites the block of ``README.md`` between the generated-block markers (the model chart and
-at most ten headline rows of the report's model table). Nothing here is typed by hand; it runs no model.
+at most ten headline rows of the report's model table). No figure is typed by hand; it runs no model.
 
-    python -m bench.results_page --run /path/to/finished/clone --profile default
+    python -m bench.results_page --run /path/to/finished/clone --profile default [--note "what shared the machine"]
 """
 
 from __future__ import annotations
