@@ -50,7 +50,8 @@ def main() -> None:
             v_measure = clustering_v_measure(vectors, labels, range(evaluate.clustering_seeds))
             scores[name] = accuracy, v_measure
             print(
-                f"{chars} chars  {name:10s} embedded in {seconds:5.1f} s  accuracy {accuracy:.4f}  V-measure {v_measure:.4f}"
+                f"{chars} chars  {name:10s} embedded in {seconds:5.1f} s  "
+                f"accuracy {accuracy:.4f}  V-measure {v_measure:.4f}"
             )
         for name in params.students:
             print(

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(home, ignore_errors=True)
     reference = times["dvc repro"]
     for name, seconds in times.items():
-        ratios = [s / r for s, r in zip(seconds, reference)]
+        ratios = [s / r for s, r in zip(seconds, reference, strict=True)]
         print(
             f"{name}: median {statistics.median(seconds):.1f} s (min {min(seconds):.1f}, max {max(seconds):.1f}), "
             f"{statistics.median(ratios):.1f}x dvc repro"

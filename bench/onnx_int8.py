@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.student, args.rounds)
     print(json.dumps(result, indent=2))
     print(
-        f"\n{result['sentences']} sentences, batch {result['batch_size']}, {result['threads']} threads, {args.rounds} interleaved rounds\n"
+        f"\n{result['sentences']} sentences, batch {result['batch_size']}, {result['threads']} threads, "
+        f"{args.rounds} interleaved rounds\n"
     )
     print("| configuration | speed-up over fp32 [q1-q3] | cosine to fp32 mean / min |\n|---|---|---|")
     for name, r in result["configs"].items():

@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         pending = repo.status()
         if pending or not Path("dvc.lock").is_file():
             print(
-                f"error: the pipeline is not up to date ({len(pending)} stages changed; see `dvc status`): run it first, "
-                "gc keeps only what the current results use (nothing was removed)",
+                f"error: the pipeline is not up to date ({len(pending)} stages changed; see `dvc status`): "
+                "run it first, gc keeps only what the current results use (nothing was removed)",
                 file=sys.stderr,
             )
             return 2

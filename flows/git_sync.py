@@ -24,9 +24,14 @@ class GitRefused(GitError):
     """The checkout or its history stops the operation; the same call would fail again."""
 
 
-BLOCKED_PULL = {  # what git says -> the problem, in the run's failure message
-    "Not possible to fast-forward": "the branch has diverged from its upstream (local commits the remote does not have)",
-    "Your local changes to the following files would be overwritten": "uncommitted changes to tracked files block the pull",
+# what git says -> the problem, in the run's failure message
+BLOCKED_PULL = {
+    "Not possible to fast-forward": (
+        "the branch has diverged from its upstream (local commits the remote does not have)"
+    ),
+    "Your local changes to the following files would be overwritten": (
+        "uncommitted changes to tracked files block the pull"
+    ),
     "untracked working tree files would be overwritten": "untracked files in the checkout block the pull",
     "CONFLICT": "the pull conflicts with local changes",
 }
