@@ -1,4 +1,5 @@
-"""Matryoshka students trained: the first dimensions become an embedding, and a Matryoshka student through every stage."""
+"""Matryoshka students trained: the first dimensions become an embedding, and a Matryoshka student through every
+stage."""
 
 from __future__ import annotations
 

@@ -222,7 +222,7 @@ def test_prefect_flow_end_to_end(tiny_project: Path, tiny_pipeline_run: Path, pr
     assert sorted(ran_stages(first)) == sorted(stages)
     # --jobs 2: independent stages ran at once, and dvc.lock is the one a sequential `dvc repro` writes.
     intervals = sorted(stage_intervals(first).values())
-    assert any(later[0] < earlier[1] for earlier, later in zip(intervals, intervals[1:])), intervals
+    assert any(later[0] < earlier[1] for earlier, later in zip(intervals, intervals[1:], strict=False)), intervals
     assert lock_digest(tiny_project) == lock_digest(tiny_pipeline_run)
     # The flow recorded every stage with DVC: nothing left for dvc to do.
     assert run(["dvc", "status"], tiny_project).stdout.strip() == "Data and pipelines are up to date."

@@ -49,7 +49,7 @@ def assert_same_curves(resumed: dict, uninterrupted: dict) -> None:
     assert {name: [step for step, _ in rows] for name, rows in resumed.items()} == LOGGED_STEPS
     assert {name: [step for step, _ in rows] for name, rows in uninterrupted.items()} == LOGGED_STEPS
     for name, rows in resumed.items():
-        for (step, value), (_, expected) in zip(rows, uninterrupted[name]):
+        for (step, value), (_, expected) in zip(rows, uninterrupted[name], strict=True):
             # the trainer rounds the logged loss to 4 decimals: a last-digit flip is within float noise
             assert math.isclose(value, expected, rel_tol=1e-6, abs_tol=1.01e-4 if name == "train/loss" else 0.0), (
                 name,

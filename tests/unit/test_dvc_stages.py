@@ -15,7 +15,10 @@ from flows.dvc_stages import DevicePool, StageFailed, stream_dvc
 
 # What `dvc repro` does: a parent process that runs the stage's command as its child and waits for it.
 PARENT = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', sys.argv[1]]).returncode)"
-CHILD = "import sys; block = bytearray({size}); block[::4096] = b'x' * len(block[::4096]); print('done'); sys.exit({status})"
+CHILD = (
+    "import sys; block = bytearray({size}); block[::4096] = b'x' * len(block[::4096]); "
+    "print('done'); sys.exit({status})"
+)
 
 
 @pytest.mark.parametrize(("visible", "devices"), [("0,1", ["0", "1"]), ("3", ["3"]), ("", []), ("-1", [])])

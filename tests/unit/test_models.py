@@ -159,7 +159,7 @@ def test_pca_fitted_on_unit_length_embeddings_normalizes_before_projecting(
 
 def test_incremental_pca_matches_pca_when_rows_do_not_fit(minilm: SentenceTransformer, sentences: list[str]) -> None:
     body, _ = split_normalize(minilm)
-    vectors = dict(zip(sentences, SentenceTransformer(modules=body, device="cpu").encode(sentences)))
+    vectors = dict(zip(sentences, SentenceTransformer(modules=body, device="cpu").encode(sentences), strict=True))
     lookup = lambda texts: np.stack([vectors[t] for t in texts])  # noqa: E731
     full = fit_pca(lookup, sentences, 16, in_memory_rows=len(sentences))
     chunked = fit_pca(lookup, sentences, 16, in_memory_rows=70)
@@ -181,7 +181,7 @@ def stsb_test_scored(minilm: SentenceTransformer, sentences: list[str]) -> dict:
         "second": second,
         "scores": scores,
         "calibration": minilm.encode(sentences[:100], normalize_embeddings=True),
-        "embeddings": dict(zip(first + second, minilm.encode(first + second))),
+        "embeddings": dict(zip(first + second, minilm.encode(first + second), strict=True)),
         "float32": EmbeddingSimilarityEvaluator(first, second, scores, name="sts-test")(minilm),
     }
 

@@ -51,7 +51,8 @@ BAD_FILES = [
         "no target column",
         "source\ttranslation\nA man is drawing.\tA nam si .gniward\n",
         {},
-        "prepare.parallel.target_column: column 'target' not in inputs/data/parallel-standin.tsv (columns: source, translation)",
+        "prepare.parallel.target_column: column 'target' not in inputs/data/parallel-standin.tsv "
+        "(columns: source, translation)",
     ),
     ("empty", "", {}, "prepare.parallel.file: file 'inputs/data/parallel-standin.tsv' is empty (0 bytes)"),
     ("header only", "source\ttarget\n", {}, "prepare.parallel.file: inputs/data/parallel-standin.tsv has no rows"),
@@ -59,7 +60,8 @@ BAD_FILES = [
         "one side blank",
         "source\ttarget\nA man is drawing.\t \nA woman grates onions.\t\n",
         {},
-        "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv is blank on every one of its 2 rows",
+        "prepare.parallel.target_column: column 'target' of inputs/data/parallel-standin.tsv "
+        "is blank on every one of its 2 rows",
     ),
     (
         "too few pairs",

@@ -28,7 +28,7 @@ def test_all_stsb_train_sentences_come_first_and_the_corpus_fills_the_rest(tmp_p
     sentences = corpus["sentence"]
     assert len(sentences) == 14000
     assert {s for s in stsb if len(s) >= 10} <= set(sentences)
-    heldout = [s for s, split in zip(sentences, corpus["split"]) if split == "heldout"]
+    heldout = [s for s, split in zip(sentences, corpus["split"], strict=True) if split == "heldout"]
     in_domain = sum(s in stsb for s in heldout) / len(heldout)
     assert 0.5 < in_domain < 0.95  # the held-out slice samples both sources
 
@@ -53,19 +53,22 @@ CORPORA = [  # (case, file name, content, message or None when prepare succeeds)
         "all too short",
         "short.txt",
         b"a\nbb\nccc\n",
-        "has no usable sentence (3 lines read, 0 blank, 0 undecodable, 0 sentences kept; a sentence needs prepare.min_chars=10",
+        "has no usable sentence (3 lines read, 0 blank, 0 undecodable, 0 sentences kept; "
+        "a sentence needs prepare.min_chars=10",
     ),
     (
         "all undecodable",
         "latin1.txt",
         b"\n".join([BAD_BYTES] * 5),
-        "has 100.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (5 lines read, 0 blank, 5 undecodable, 0 sentences kept)",
+        "has 100.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 "
+        "(5 lines read, 0 blank, 5 undecodable, 0 sentences kept)",
     ),
     (
         "20% undecodable",
         "some.txt",
         "\n".join(GOOD[:8]).encode() + b"\n" + BAD_BYTES + b"\n" + BAD_BYTES,
-        "has 20.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 (10 lines read, 0 blank, 2 undecodable, 8 sentences kept)",
+        "has 20.0% of its lines not valid UTF-8, above prepare.max_undecodable_share=0.01 "
+        "(10 lines read, 0 blank, 2 undecodable, 8 sentences kept)",
     ),
     (
         "csv column blank",
