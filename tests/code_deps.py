@@ -20,6 +20,24 @@ DATA_READ_BY = {  # project files a module reads besides code
 }
 
 
+def imported_modules(path: str) -> set[str]:
+    """The project modules the file ``path`` imports, at its top or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / path).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
+            # `from package import module` names a module; `from module import name` does not
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if (ROOT / (submodule.replace(".", "/") + ".py")).is_file() else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] in PROJECT_PACKAGES}
+    return found
+
+
+def module_file(module: str) -> str:
+    return module.replace(".", "/") + ".py"
+
+
 def project_imports(module: str) -> set[str]:
     """The project files ``module`` runs: itself, the modules it imports directly or not, and their data."""
     seen: set[str] = set()
@@ -29,18 +47,8 @@ def project_imports(module: str) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        tree = ast.parse((ROOT / (name.replace(".", "/") + ".py")).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PROJECT_PACKAGES:
-                for (
-                    alias
-                ) in node.names:  # `from package import module` names a module; `from module import name` does not
-                    submodule = f"{node.module}.{alias.name}"
-                    is_module = (ROOT / (submodule.replace(".", "/") + ".py")).is_file()
-                    pending.append(submodule if is_module else node.module)
-            elif isinstance(node, ast.Import):
-                pending += [alias.name for alias in node.names if alias.name.split(".")[0] in PROJECT_PACKAGES]
-    files = {name.replace(".", "/") + ".py" for name in seen}
+        pending += imported_modules(module_file(name))
+    files = {module_file(name) for name in seen}
     return files | {DATA_READ_BY[f] for f in files if f in DATA_READ_BY}
 
 
