@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.dvc_stages import DevicePool, StageFailed, stream_dvc
+from tests.project import ROOT, run
 
 # What `dvc repro` does: a parent process that runs the stage's command as its child and waits for it.
 PARENT = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', sys.argv[1]]).returncode)"
@@ -61,11 +62,22 @@ def test_one_gpu_or_none_changes_nothing() -> None:
 
 
 def test_a_stage_reports_the_peak_memory_of_the_command_dvc_ran(tmp_path: Path) -> None:
-    log = logging.getLogger("test-stage")
-    outcome, peak = stream_dvc(
-        [sys.executable, "-c", PARENT, CHILD.format(size=600 << 20, status=0)], tmp_path, dict(os.environ), "s", log
+    """Measured from a fresh interpreter, as the flow's own process is: Linux gives a child the peak resident
+    memory of the process it was forked from (``exec`` records the old address space's high-water mark), so
+    from inside a pytest process grown by earlier tests the figure would be that process's."""
+    measure = (
+        "import logging, os, sys; from pathlib import Path; from flows.dvc_stages import stream_dvc; "
+        "outcome, peak = stream_dvc(sys.argv[1:], Path(os.getcwd()), dict(os.environ), 's', logging.getLogger('t')); "
+        "print(outcome, peak)"
     )
+    result = run(
+        [sys.executable, "-c", measure, sys.executable, "-c", PARENT, CHILD.format(size=600 << 20, status=0)],
+        tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    outcome, peak = result.stdout.split()[-2:]
     assert outcome == "ran"
-    assert 600 << 20 < peak < 900 << 20, peak  # the child's 600 MB block, not the parent's few MB
+    assert 600 << 20 < int(peak) < 900 << 20, peak  # the child's 600 MB block, not the parent's few MB
+    log = logging.getLogger("test-stage")
     with pytest.raises(StageFailed, match="exited with status 3"):
         stream_dvc([sys.executable, "-c", PARENT, CHILD.format(size=1, status=3)], tmp_path, dict(os.environ), "s", log)
