@@ -7,6 +7,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# The benchmark's record of the machine, as a test run's metrics/benchmark.json carries it.
+ENVIRONMENT = {
+    "cpu": "test CPU",
+    "cores": 2,
+    "threads": 2,
+    "device": "cpu",
+    "gpu": None,
+    "python": "3.11.7",
+    "versions": {},
+    "git_commit": "abcdef0",
+}
+
 
 def quality(stsb: float, dimension: int = 384, others: float | None = None) -> dict:
     """A model's figures; the three other families keep ``others`` of the teacher's (default: its STSb share)."""

@@ -10,7 +10,7 @@ import yaml
 
 from sentence_distill.config.load import parse_params
 from tests.project import ROOT
-from tests.report_runs import precision, quality, speed, write_run
+from tests.report_runs import ENVIRONMENT, precision, quality, speed, write_run
 
 
 @pytest.fixture
@@ -44,16 +44,7 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
     }
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42, "seconds": 10.0},
-        "environment": {
-            "cpu": "test CPU",
-            "cores": 2,
-            "threads": 2,
-            "device": "cpu",
-            "gpu": None,
-            "python": "3.11.7",
-            "versions": {},
-            "git_commit": "abcdef0",
-        },
+        "environment": ENVIRONMENT,
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=6),
             "L3": speed(1.8, 1.7, 1.9, "L3", layers=3),

@@ -76,6 +76,20 @@ def write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data) if not isinstance(data, str) else data)
 
 
+# One student's training figures, as the student stage records them.
+TRAINING = Training(
+    train_seconds=1.0,
+    steps=8,
+    best_step=4,
+    selected_by="stsb_dev_spearman",
+    best_stsb_dev_spearman=0.69,
+    resumed_from=None,
+    epochs=1.0,
+    learning_rate=1e-4,
+    processes=1,
+)
+
+
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A finished tiny-profile run's files: each model's STSb test figure and speed-up differ by model."""
@@ -89,17 +103,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         kept_layers=[0],
         trained=True,
         parameters=1000,
-        training=Training(
-            train_seconds=1.0,
-            steps=8,
-            best_step=4,
-            selected_by="stsb_dev_spearman",
-            best_stsb_dev_spearman=0.69,
-            resumed_from=None,
-            epochs=1.0,
-            learning_rate=1e-4,
-            processes=1,
-        ),
+        training=TRAINING,
     ).write(Path("metrics/students/L1.json"))
     evaluation: dict[str, dict[str, VariantMetrics]] = {}
     speeds, lock = {}, {"schema": "2.0", "stages": {}}
@@ -219,17 +223,6 @@ def test_how_made_says_what_each_kind_of_student_is() -> None:
     assert made["Student"].startswith("a static embedding table of the teacher's vocabulary")
     assert made["Distillation"] == "none (the table was not refined)" and made["Quantization"] == "none (float32)"
     assert made["PCA"] == "32 dimensions, fitted on the student's unnormalized embeddings, folded into the table"
-    training = Training(
-        train_seconds=1.0,
-        steps=8,
-        best_step=4,
-        selected_by="stsb_dev_spearman",
-        best_stsb_dev_spearman=0.69,
-        resumed_from=None,
-        epochs=1.0,
-        learning_rate=1e-4,
-        processes=1,
-    )
     matryoshka = StudentMetrics(
         name="M",
         source=params.teacher.model,
@@ -237,7 +230,7 @@ def test_how_made_says_what_each_kind_of_student_is() -> None:
         kept_layers=[0],
         trained=True,
         matryoshka_dims=[16],
-        training=training,
+        training=TRAINING,
         parameters=10,
     )
     assert (

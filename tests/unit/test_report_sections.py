@@ -14,7 +14,7 @@ from sentence_distill.records.summary import ComparisonRow, Summary
 from sentence_distill.report.build import build_report
 from sentence_distill.report.reference_comparison import curve_text, option1_finding
 from tests.project import ROOT
-from tests.report_runs import speed, write_run
+from tests.report_runs import ENVIRONMENT, speed, write_run
 
 MPNET_STSB = 0.8342  # the teacher of the comparison below: 12 layers, 768-d, as the reference's
 
@@ -51,16 +51,7 @@ def reference_metrics(tmp_path: Path) -> tuple[Path, Path, Params]:
     }
     benchmark = {
         "method": {"sentences": 256, "batch_size": 32, "latency_queries": 16, "rounds": 5, "seed": 42, "seconds": 10.0},
-        "environment": {
-            "cpu": "test CPU",
-            "cores": 2,
-            "threads": 2,
-            "device": "cpu",
-            "gpu": None,
-            "python": "3.11.7",
-            "versions": {},
-            "git_commit": "abcdef0",
-        },
+        "environment": ENVIRONMENT,
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=12),
             "L12": speed(1.0, 0.95, 1.05, "L12", layers=12),
