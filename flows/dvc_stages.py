@@ -6,7 +6,8 @@ instead of recomputed, DVC's repository lock is respected, and each stage runs i
 (no thread settings, RNG state or memory carried from one stage to the next). DVC releases its lock
 while a stage's command runs, so independent stages can run at once and ``dvc.lock`` is only
 written under the lock. The task's state says what happened: ``Completed`` when the stage ran,
-``Cached`` when it was up to date or restored from the run-cache.
+``Cached`` when DVC restored it from the run-cache (or found it up to date after all). Stages up to
+date before the run starts get no task (``flows/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -98,9 +99,6 @@ def cached(message: str) -> State:
 def run_stage(stage: Stage, root: Path, devices: DevicePool) -> State:
     """Bring one stage up to date with ``dvc repro --single-item``, streaming DVC's output to the run's log."""
     log = get_run_logger()
-    if stage.current:
-        log.info("%s: up to date", stage.name)
-        return cached("up to date")
     # The stage commands say `python`: make it this environment's, as `make` does.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     # The stage's tqdm bars (what is done, what is left) reach the log as lines: one every 10 s, not a flood.

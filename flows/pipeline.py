@@ -17,7 +17,7 @@ if __name__ == "__main__":  # bad params: exit 2 before importing Prefect, which
 
     load_or_exit()
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -43,16 +43,22 @@ def publish_report(report_dir: Path = REPORT_DIR) -> str:
 
 @flow(name="distill-pipeline")
 def distill_pipeline(project_dir: str = ".", jobs: int = 1) -> str:
-    """Validate params, run dvc.yaml's stages as a DAG of tasks (at most ``jobs`` at once, each on a GPU of its
-    own when there are several), publish the report."""
+    """Validate params, run dvc.yaml's stages that are not up to date as a DAG of tasks (at most ``jobs`` at once,
+    each on a GPU of its own when there are several), publish the report."""
     root = Path(project_dir).resolve()
     with contextlib.chdir(root):
         load_params(DEFAULT_PARAMS_FILE)
         devices = DevicePool.detect() if jobs > 1 else DevicePool([])
+        stages = pipeline_stages(root)
+        current = [stage.name for stage in stages if stage.current]
+        if current:  # one line, not a task each: a run with nothing to do costs what `dvc status` does
+            get_run_logger().info("%d of %d stages up to date: %s", len(current), len(stages), ", ".join(current))
         with ThreadPoolTaskRunner(max_workers=jobs) as runner:
             futures = {}
-            for stage in pipeline_stages(root):
-                upstream = [futures[name] for name in stage.upstream]
+            for stage in stages:
+                if stage.current:
+                    continue
+                upstream = [futures[name] for name in stage.upstream if name in futures]
                 futures[stage.name] = runner.submit(
                     run_stage, {"stage": stage, "root": root, "devices": devices}, wait_for=upstream
                 )
