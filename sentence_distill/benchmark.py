@@ -2,19 +2,27 @@
 
 One fixed sentence set, a seeded mix of STSb test and held-out corpus sentences: throughput is
 ``encode`` of all of them at ``benchmark.batch_size`` (sentences/s), latency ``encode`` of one sentence
-at a time (``benchmark.latency_queries`` per round). After a warm-up, each round times every model once,
-in a newly shuffled order, so a neighbour's load on a shared machine hits all of them alike. A model's
-speed-up is its time against the teacher's time *in the same round*, summarised as the median over
-rounds with the quartiles as its spread; its speed-up over its own fp32 model is taken the same way.
+at a time (``benchmark.latency_queries`` per round). The warm-up finds, for each model, how many throughput
+encodes take at least ``benchmark.min_seconds`` (autorange, as ``timeit`` does): a static model encodes the
+set in milliseconds, too little work to time once, the teacher in seconds, and the same relative precision
+needs the same amount of time. Each round then times every model once, that model's count of encodes in a
+row, in a newly shuffled order, so a neighbour's load on a shared machine hits all of them alike; the
+garbage collector is paused while a model is timed (as ``timeit`` does), so one model's timing does not
+pay for another's garbage. A model's speed-up is its time per encode against the teacher's *in the same
+round*, summarised as the median over rounds with the quartiles as its spread; its speed-up over its own
+fp32 model is taken the same way.
 torch, ONNX Runtime and OpenVINO all run with ``benchmark.threads``. With ``benchmark.device: auto``
 and CUDA present, fp32 models run on the GPU and int8 models on the CPU, each compared with the
-teacher on its own device. The figures: ``records/benchmark.py``.
+teacher on its own device. The environment records the CPU's best int8 instruction set: an int8 model's
+gain over its fp32 model depends on it more than on anything else. The figures: ``records/benchmark.py``.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib.metadata
 import logging
+import math
 import os
 import platform
 import random
@@ -22,6 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +45,7 @@ from sentence_distill.data.corpus import corpus_sentences, stsb_pairs
 from sentence_distill.models import load_model, load_variant
 from sentence_distill.paths import FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
 from sentence_distill.records.benchmark import (
+    INT8_ISA_LEVELS,
     Architecture,
     BenchmarkEnvironment,
     BenchmarkFile,
@@ -57,7 +68,8 @@ class Timed:
     device: str
     reference: str  # the teacher on the same device
     fp32: str  # the fp32 model it was made from (itself for fp32 models)
-    seconds: list[float] = field(default_factory=list)  # one throughput time per round
+    repetitions: int = 1  # throughput encodes per timing (autorange)
+    seconds: list[float] = field(default_factory=list)  # one throughput time per encode, one per round
     latencies: list[float] = field(default_factory=list)  # every single-sentence time, all rounds
 
 
@@ -102,6 +114,7 @@ def summarise(timed: dict[str, Timed], sentences: int) -> dict[str, ModelSpeed]:
             speedup_vs_teacher=ratio_summary(timed[t.reference].seconds, t.seconds),
             speedup_vs_fp32=ratio_summary(timed[t.fp32].seconds, t.seconds),
             fp32_model=t.fp32,
+            repetitions=t.repetitions,
             latency_ms=Latency(
                 p50=statistics.median(latency_ms),
                 p95=latency_ms[min(len(latency_ms) - 1, round(0.95 * (len(latency_ms) - 1)))],
@@ -153,13 +166,50 @@ def load_models(params: Params) -> tuple[dict[str, Timed], dict[str, Architectur
     return timed, shapes
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The garbage collector off for a timing, as ``timeit`` does: a collection lands on whichever model is timed."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def seconds_for(call: Callable[[], object], repetitions: int) -> float:
+    """Seconds for ``repetitions`` calls of ``call`` in a row, the garbage collector paused."""
+    with gc_paused():
+        started = time.perf_counter()
+        for _ in range(repetitions):
+            call()
+        return time.perf_counter() - started
+
+
+def autorange(call: Callable[[], object], min_seconds: float) -> int:
+    """How many calls of ``call`` in a row take at least ``min_seconds``: ``timeit``'s autorange, except that the
+    next count is scaled from the time measured instead of stepping 1, 2, 5, 10..., so the count found
+    overshoots ``min_seconds`` little and every round costs no more than it must."""
+    repetitions = 1
+    while (seconds := seconds_for(call, repetitions)) < min_seconds:
+        repetitions = max(repetitions + 1, math.ceil(repetitions * min_seconds / max(seconds, 1e-9)))
+    return repetitions
+
+
 def time_rounds(timed: dict[str, Timed], sentences: list[str], params: BenchmarkParams) -> None:
-    """Warm every model up, then time them all in ``rounds`` rounds, in a new shuffled order each round."""
+    """Warm every model up and find its count of encodes (autorange), then time them all in ``rounds`` rounds, in
+    a new shuffled order each round."""
     queries = sentences[: params.latency_queries]
-    for t in timed.values():
+
+    def throughput(t: Timed) -> Callable[[], object]:
+        return lambda: t.model.encode(sentences, batch_size=params.batch_size)
+
+    for t in tqdm(timed.values(), unit="model", desc="warm-up and autorange"):
         t.model.encode(sentences[: params.batch_size], batch_size=params.batch_size)
         for query in queries[:3]:
             t.model.encode([query], batch_size=1)
+        t.repetitions = autorange(throughput(t), params.min_seconds)
     rng = random.Random(params.seed)
     progress = tqdm(
         total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)"
@@ -169,27 +219,35 @@ def time_rounds(timed: dict[str, Timed], sentences: list[str], params: Benchmark
         rng.shuffle(order)
         for label in order:
             t = timed[label]
-            started = time.perf_counter()
-            t.model.encode(sentences, batch_size=params.batch_size)
-            t.seconds.append(time.perf_counter() - started)
-            for query in queries:
-                started = time.perf_counter()
-                t.model.encode([query], batch_size=1)
-                t.latencies.append(time.perf_counter() - started)
+            t.seconds.append(seconds_for(throughput(t), t.repetitions) / t.repetitions)
+            with gc_paused():
+                for query in queries:
+                    started = time.perf_counter()
+                    t.model.encode([query], batch_size=1)
+                    t.latencies.append(time.perf_counter() - started)
             progress.update()
         log.info("round %d of %d timed", round_number + 1, params.rounds)
     progress.close()
 
 
+def int8_isa(flags: set[str]) -> str:
+    """The best int8 instruction set among a CPU's ``/proc/cpuinfo`` flags (``INT8_ISA_LEVELS``), else ``none``."""
+    return next((level for level in INT8_ISA_LEVELS if level in flags), "none")
+
+
+def cpu_description(cpuinfo: str) -> tuple[str | None, str]:
+    """The first processor's model name (None when not given) and best int8 instruction set, from /proc/cpuinfo."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields.get("model name"), int8_isa(set(fields.get("flags", "").split()))
+
+
 def environment(params: BenchmarkParams) -> BenchmarkEnvironment:
     """What the figures depend on besides the models: the machine, the threads, the libraries, the code."""
-    cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
+    model, isa = cpu_description(cpuinfo.read_text() if cpuinfo.is_file() else "")
     versions = {}
     for package in VERSIONED_PACKAGES:
         try:
@@ -199,7 +257,8 @@ def environment(params: BenchmarkParams) -> BenchmarkEnvironment:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     device = fp32_device(params)
     return BenchmarkEnvironment(
-        cpu=cpu,
+        cpu=model or platform.processor() or platform.machine(),
+        int8_isa=isa,
         cores=os.cpu_count(),
         threads=params.threads,
         device=device,
@@ -227,6 +286,7 @@ def run_benchmark(params: Params) -> BenchmarkFile:
         batch_size=bench.batch_size,
         latency_queries=len(sentences[: bench.latency_queries]),
         rounds=bench.rounds,
+        min_seconds=bench.min_seconds,
         seed=bench.seed,
         seconds=round(time.perf_counter() - started, 1),
     )

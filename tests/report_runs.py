@@ -10,6 +10,7 @@ from pathlib import Path
 # The benchmark's record of the machine, as a test run's metrics/benchmark.json carries it.
 ENVIRONMENT = {
     "cpu": "test CPU",
+    "int8_isa": "avx512_vnni",
     "cores": 2,
     "threads": 2,
     "device": "cpu",
@@ -57,6 +58,7 @@ def speed(median: float, q1: float, q3: float, fp32: str, own: float = 1.0, laye
         "speedup_vs_teacher": {"median": median, "q1": q1, "q3": q3},
         "speedup_vs_fp32": {"median": own, "q1": own, "q3": own},
         "fp32_model": fp32,
+        "repetitions": 1,
         "latency_ms": {"p50": 10 / median, "p95": 12 / median},
     }
     if layers is not None:

@@ -246,6 +246,11 @@ class BenchmarkParams(Section):
     batch_size: PositiveInt = 32
     latency_queries: PositiveInt = Field(32, description="Single-sentence encodes per model and round")
     rounds: PositiveInt = Field(7, description="Interleaved rounds; speed-ups are medians over rounds")
+    min_seconds: Annotated[Float, Field(gt=0)] = Field(
+        0.2,
+        description="Least seconds one timing of a model's throughput takes: the warm-up finds how many encodes "
+        "in a row take that long (autorange), so fast models are timed over enough work",
+    )
     threads: PositiveInt = Field(2, description="Intra-op threads of torch, ONNX Runtime and OpenVINO alike")
     device: Literal["cpu", "auto"] = Field("cpu", description="auto: fp32 models on CUDA when present")
     seed: StrictInt = 42

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 from sentence_distill.records.json_record import JsonRecord, omitted_when_none
 
+# The int8 instruction sets a CPU's /proc/cpuinfo flags can name, best first: AMX tiles, the int8 dot-product
+# instructions (VNNI, 512- and 256-bit), then plain 512- and 256-bit integer SIMD. ONNX Runtime's and OpenVINO's
+# int8 kernels use the best the CPU has, so an int8 model's gain over its fp32 model depends on it.
+INT8_ISA_LEVELS = ("amx_int8", "avx512_vnni", "avx_vnni", "avx512bw", "avx2")
+INT8_DOT_PRODUCT_LEVELS = INT8_ISA_LEVELS[:3]
+
 
 @dataclass(frozen=True)
 class Spread(JsonRecord):
@@ -46,6 +52,7 @@ class ModelSpeed(JsonRecord):
     speedup_vs_teacher: Spread
     speedup_vs_fp32: Spread
     fp32_model: str
+    repetitions: int  # throughput encodes in a row per timing, found by the warm-up (autorange)
     latency_ms: Latency
     architecture: Architecture | None = omitted_when_none()  # fp32 students and the teacher only
 
@@ -56,6 +63,7 @@ class BenchmarkMethod(JsonRecord):
     batch_size: int
     latency_queries: int
     rounds: int
+    min_seconds: float  # the least time one timing of a model's throughput encodes takes (autorange)
     seed: int
     seconds: float  # the timing's wall time
 
@@ -64,7 +72,8 @@ class BenchmarkMethod(JsonRecord):
 class BenchmarkEnvironment(JsonRecord):
     """What the figures depend on besides the models: the machine, the threads, the libraries, the code."""
 
-    cpu: str
+    cpu: str  # the model name
+    int8_isa: str  # the first of INT8_ISA_LEVELS its flags name, or "none"
     cores: int | None
     threads: int
     device: str

@@ -43,7 +43,15 @@ def metrics(tmp_path: Path) -> tuple[Path, Path, object]:
         },
     }
     benchmark = {
-        "method": {"sentences": 256, "batch_size": 32, "latency_queries": 32, "rounds": 7, "seed": 42, "seconds": 10.0},
+        "method": {
+            "sentences": 256,
+            "batch_size": 32,
+            "latency_queries": 32,
+            "rounds": 7,
+            "min_seconds": 0.2,
+            "seed": 42,
+            "seconds": 10.0,
+        },
         "environment": ENVIRONMENT,
         "models": {
             "teacher": speed(1.0, 1.0, 1.0, "teacher", layers=6),

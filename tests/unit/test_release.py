@@ -133,6 +133,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             speedup_vs_teacher=Spread(2 + i, 1.5 + i, 2.5 + i),
             speedup_vs_fp32=Spread(1.0, 1.0, 1.0),
             fp32_model=variant_label(name, "fp32", dim),
+            repetitions=1,
             latency_ms=Latency(3.0, 4.0),
             architecture=Architecture("bert", 1, 384) if group == "fp32" else None,
         )
@@ -144,9 +145,12 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for file, variants_ in evaluation.items():
         EvaluationFile(variants=variants_).write(Path("metrics/eval") / f"{file}.json")
     BenchmarkFile(
-        method=BenchmarkMethod(sentences=256, batch_size=32, latency_queries=16, rounds=7, seed=0, seconds=1.0),
+        method=BenchmarkMethod(
+            sentences=256, batch_size=32, latency_queries=16, rounds=7, min_seconds=0.2, seed=0, seconds=1.0
+        ),
         environment=BenchmarkEnvironment(
             cpu="Test CPU 9000",
+            int8_isa="avx2",
             cores=2,
             threads=2,
             device="cpu",
