@@ -43,7 +43,7 @@ from sentence_distill.report.sections import (
     summary_section,
     translation_section,
 )
-from sentence_distill.report.tables import embeddings_table, method_text, models_table
+from sentence_distill.report.tables import embeddings_table, int8_note, machine_text, method_text, models_table
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def build_report(
     lines = [
         "# Distillation trade-offs",
         "",
+        machine_text(benchmark),
+        "",
         "STSb test Spearman (cosine) x100. The other task families (few-shot topic classification accuracy of the "
         "evaluation BBC articles, their k-means V-measure, nDCG@10 of STSb test paraphrase retrieval) and their mean "
         "with STSb are shares of the teacher's figure. " + method_text(benchmark),
@@ -76,6 +78,7 @@ def build_report(
         "",
         models_table(models, model_front),
         "",
+        *([int8_note(benchmark), ""] if any(r.fp32_model != r.model for r in models) else []),
         "## Embedding compression: quality against bytes per embedding",
         "",
         "PCA and embedding precisions change what is stored and searched, not how fast a model encodes. "

@@ -3,7 +3,7 @@ and the paragraph saying how speed was measured."""
 
 from __future__ import annotations
 
-from sentence_distill.records.benchmark import BenchmarkFile
+from sentence_distill.records.benchmark import INT8_DOT_PRODUCT_LEVELS, BenchmarkFile
 from sentence_distill.report.rows import Row
 
 FAMILY_COLUMNS = (
@@ -60,14 +60,32 @@ def embeddings_table(rows: list[Row], front: set[str]) -> str:
     return "\n".join(lines)
 
 
+def machine_text(benchmark: BenchmarkFile) -> str:
+    """What the speed figures hold for: the machine, its int8 instructions, the threads and the code."""
+    env = benchmark.environment
+    device = f"{env.device} ({env.gpu})" if env.gpu else env.device
+    return (
+        f"Speed measured on: **{env.cpu}** ({env.cores} cores), int8 instructions **{env.int8_isa}**, "
+        f"**{env.threads} threads** (torch, ONNX Runtime and OpenVINO alike), device {device}, "
+        f"commit `{str(env.git_commit)[:7]}`."
+    )
+
+
 def method_text(benchmark: BenchmarkFile) -> str:
-    method, env = benchmark.method, benchmark.environment
+    method = benchmark.method
     return (
         f"Speed: `metrics/benchmark.json`, every model timed in one process in {method.rounds} interleaved rounds "
         f"(order shuffled each round) on {method.sentences} sentences (half STSb test, half held-out corpus) at batch "
-        f"{method.batch_size}, and {method.latency_queries} single sentences per round for latency; "
-        f"{env.threads} threads for torch, ONNX Runtime and OpenVINO alike; device {env.device}; "
-        f"{env.cpu} ({env.cores} cores), commit {str(env.git_commit)[:7]}. A speed-up is the median over rounds "
+        f"{method.batch_size}, each timing at least {method.min_seconds:g} s of encodes in a row, and "
+        f"{method.latency_queries} single sentences per round for latency. A speed-up is the median over rounds "
         "of the teacher's time over the model's time in the same round; [q1-q3] is its spread, and two models whose "
         "spreads overlap are not told apart."
     )
+
+
+def int8_note(benchmark: BenchmarkFile) -> str:
+    """Which CPUs the int8 rows' speed-ups hold for: an int8 model's gain depends on the CPU's int8 instructions."""
+    isa = benchmark.environment.int8_isa
+    if isa in INT8_DOT_PRODUCT_LEVELS:
+        return f"int8 rows: measured with {isa} (int8 dot products); CPUs with AVX2 only get far less from int8."
+    return f"int8 rows: measured with {isa}, without int8 dot products (VNNI, AMX); CPUs that have them get more."
