@@ -1,12 +1,12 @@
 """Write ``results/<profile>.md`` from a finished run, and the README's headline block from the default one.
 
-Reads a run's project folder (a clone where ``make run`` or ``dvc repro`` finished): ``reports/report.md``
-and its two charts, ``metrics/summary.json``, ``metrics/benchmark.json`` (its ``environment``: CPU, cores,
-threads, device, libraries, commit), ``metrics/students/*.json``, ``metrics/prepare.json`` and ``params.yaml``,
-and the run's git commit. Writes the page with a header naming the commit, the CPU and its int8-relevant
-instruction set, the date and the command that regenerates the page; copies the charts beside it; for the
-default profile, rewrites the block of ``README.md`` between the generated-block markers (the model chart and
-at most ten headline rows of the report's model table). No figure is typed by hand; it runs no model.
+Reads a run's project folder (a clone where ``make run`` or ``dvc repro`` finished): ``reports/report.md`` and its
+two charts, ``metrics/summary.json``, ``metrics/benchmark.json`` (its ``environment``: CPU, its best int8
+instruction set, cores, threads, device, libraries, commit), ``metrics/students/*.json``, ``metrics/prepare.json``
+and ``params.yaml``, and the run's git commit. Writes the page with a header naming the commit, the CPU and its
+int8-relevant instruction set, the date and the command that regenerates the page; copies the charts beside it; for
+the default profile, rewrites the block of ``README.md`` between the generated-block markers (the model chart and at
+most ten headline rows of the report's model table). No figure is typed by hand; it runs no model.
 
     python -m bench.results_page --run /path/to/finished/clone --profile default [--note "what shared the machine"]
 """
@@ -41,8 +41,6 @@ HEADLINE_COLUMNS = [
     "latency p50 / p95 ms",
     "size MB",
 ]
-# int8 dot products: what ONNX Runtime's and OpenVINO's int8 kernels use when the CPU has them.
-INT8_FLAGS = ["avx512_vnni", "avx_vnni", "amx_int8", "avx512bw", "avx2"]
 
 
 class RunError(Exception):
@@ -61,32 +59,11 @@ def git(run: Path, *args: str) -> str:
 
 
 def cpu_record(environment: dict) -> dict:
-    """The CPU's model and int8-relevant flags: the benchmark's record, else this machine's /proc/cpuinfo.
-
-    /proc/cpuinfo is read only when its model name is the one the benchmark recorded, and the page says
-    that the flags were read when the page was made (the same model name can be another host)."""
-    model = environment.get("cpu") or "unknown"
-    if environment.get("cpu_flags") is not None:
-        flags = set(environment["cpu_flags"])
-        source = "the benchmark's record"
-    else:
-        cpuinfo = Path("/proc/cpuinfo")
-        text = cpuinfo.read_text() if cpuinfo.is_file() else ""
-        names = re.findall(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        lines = re.findall(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
-        if not names or names[0].strip() != model or not lines:
-            return {
-                "model": model,
-                "int8": "not recorded",
-                "source": "not recorded by the benchmark",
-            }
-        flags = set(lines[0].split())
-        source = "this machine's /proc/cpuinfo when the page was made: the benchmark records no flags"
-    found = [flag for flag in INT8_FLAGS if flag in flags]
+    """The CPU's model and best int8 instruction set as the benchmark recorded them, never read from the machine that
+    makes the page: that can be another host. A benchmark from before the instruction set was recorded says so."""
     return {
-        "model": model,
-        "int8": ", ".join(found) or "none of " + ", ".join(INT8_FLAGS),
-        "source": source,
+        "model": environment.get("cpu") or "unknown",
+        "int8": environment.get("int8_isa") or "not recorded by this benchmark",
     }
 
 
@@ -226,8 +203,10 @@ def page(facts: dict, charts: dict[str, str]) -> str:
     device = env.get("device", "?") + (f" ({env['gpu']})" if env.get("gpu") else "")
     benchmark = (
         f"device {device}, {env.get('threads', '?')} threads, {method.get('rounds', '?')} interleaved rounds of "
-        f"{method.get('sentences', '?')} sentences at batch {method.get('batch_size', '?')}; "
-        f"Python {env.get('python', '?')}" + (f"; {versions}" if versions else "")
+        f"{method.get('sentences', '?')} sentences at batch {method.get('batch_size', '?')}"
+        + (f", each timing at least {method['min_seconds']:g} s of encodes" if "min_seconds" in method else "")
+        + f"; Python {env.get('python', '?')}"
+        + (f"; {versions}" if versions else "")
     )
     corpus = (
         f"Corpus: {prepare.get('kept', '?')} sentences kept ({prepare.get('train', '?')} train, "
@@ -241,8 +220,8 @@ def page(facts: dict, charts: dict[str, str]) -> str:
         "",
         f"- **Commit**: {commit}",
         f"- **Params**: {params_line}",
-        f"- **CPU**: {cpu['model']} ({env.get('cores', '?')} cores); int8 instructions: **{cpu['int8']}** "
-        f"(from {cpu['source']})",
+        f"- **CPU**: {cpu['model']} ({env.get('cores', '?')} cores); best int8 instructions: **{cpu['int8']}** "
+        "(the benchmark's record)",
         f"- **Benchmark**: {benchmark}",
         f"- **Date**: {facts['date']} (when the report stage wrote `metrics/summary.json`)",
         f"- **Regenerate**: {command(facts['profile'])}",
