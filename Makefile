@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run repro flow validate test test-fast lint bench bench-variants gc verify clean
+.PHONY: run repro flow validate test test-fast lint bench bench-variants bench-repeat gc verify clean
 
 # The pins (torch's wheel included) are tested on Linux x86-64 with CPython 3.11 only: another
 # version stops here with what to do, before anything is installed.
@@ -54,6 +54,11 @@ bench: $(VENV)/.installed
 bench-variants: $(VENV)/.installed
 	dvc repro -f -s benchmark
 	dvc repro report
+
+# Do the speed figures repeat? The benchmark stage twice in fresh processes, every model's median speed-up
+# compared; exit 1 when one differs by more than 10% (bench/repeat_benchmark.py; metrics/benchmark.json is put back).
+bench-repeat: $(VENV)/.installed
+	python -m bench.repeat_benchmark
 
 # Free disk: embedding-cache fingerprints and DVC cache entries the current results do not use (flows/gc.py).
 gc: $(VENV)/.installed
