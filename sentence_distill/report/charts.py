@@ -30,9 +30,11 @@ def draw_charts(
         (embeddings, BYTES_AXIS, "Embedding compression"),
     ):
         marked = selected_on_chart(selected, points, params)
-        text = None if marked in (None, selected) else f"selected {selected} (as {marked})"
+        stand_in = marked not in (None, selected)
+        text = f"selected {selected} (as {marked})" if stand_in else None
         chart = draw(points, xlabel, quality_name, title, marked, text)
-        drawn.append((chart, [hover_text(p, x_text, quality_name, marked) for p in points]))
+        mark = f"the float32 model of the selected {selected}" if stand_in else "selected"
+        drawn.append((chart, [hover_text(p, x_text, quality_name, marked, mark) for p in points]))
     return drawn
 
 

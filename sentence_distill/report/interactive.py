@@ -24,9 +24,10 @@ g[id^="point-"]:hover use, g[id^="point-"]:hover path { stroke: black !important
 """
 
 
-def hover_text(point: ChartPoint, x_text: str, y_name: str, selected: str | None) -> str:
-    """``x_text``: the x figure's line, a format string (``"speed-up {:.2f}x"``)."""
-    marks = [*(["on the front"] if point.on_front else []), *(["selected"] if point.label == selected else [])]
+def hover_text(point: ChartPoint, x_text: str, y_name: str, marked: str | None, mark: str = "selected") -> str:
+    """``x_text``: the x figure's line, a format string (``"speed-up {:.2f}x"``); ``marked``: the point standing
+    for the selected model, said ``mark``."""
+    marks = [*(["on the front"] if point.on_front else []), *([mark] if point.label == marked else [])]
     return "\n".join(
         [
             point.label + (f" ({', '.join(marks)})" if marks else ""),
