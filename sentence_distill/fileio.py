@@ -9,10 +9,10 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def _umask() -> int:
@@ -82,5 +82,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
+    import pyarrow.parquet as pq  # here: the stages that write only JSON or a model folder start without pyarrow
+
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

@@ -4,6 +4,9 @@ through the Parquet embedding cache.
 A model folder may come from elsewhere (a DVC remote), so loading one runs no code from it: nothing
 is unpickled beyond tensors, every file name ``quantization.json`` and ``modules.json`` give must stay
 inside the folder, and ``modules.json`` may name only sentence-transformers' own module types.
+
+torch and sentence-transformers are imported by the functions that load or build a model, not with this
+module: a stage that works on files only (a PCA model's int8 copies, a note) starts without them.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
-import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.modules import Normalize
+from typing import TYPE_CHECKING
 
 from sentence_distill import assets
 from sentence_distill.embedding_cache import EmbeddingCache, model_fingerprint
 from sentence_distill.integrity import check_model_files
 from sentence_distill.paths import EMBEDDINGS_DIR, QUANTIZATION_FILE, TEACHER_FILE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def load_model(ref: str, max_seq_length: int | None = None) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
     model = SentenceTransformer(assets.resolve_model(ref))
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
@@ -84,6 +90,8 @@ def open_teacher_cache(teacher_file: Path = TEACHER_FILE, cache_root: Path = EMB
 
 def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], list[torch.nn.Module]]:
     """The model's modules before its trailing ``Normalize`` and the ``Normalize`` itself (if any)."""
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
     modules = list(model)
     if modules and isinstance(modules[-1], Normalize):
         return modules[:-1], modules[-1:]
@@ -92,11 +100,15 @@ def split_normalize(model: SentenceTransformer) -> tuple[list[torch.nn.Module], 
 
 def without_normalize(model: SentenceTransformer) -> SentenceTransformer:
     """The model's body: every module before its trailing ``Normalize`` (what PCA is fitted on)."""
+    from sentence_transformers import SentenceTransformer
+
     body, _ = split_normalize(model)
     return SentenceTransformer(modules=body, device=str(model.device))
 
 
 def torch_int8(model: SentenceTransformer) -> SentenceTransformer:
+    import torch
+
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
@@ -111,6 +123,8 @@ def quantization_info(folder: Path) -> dict:
 
 def load_torch_int8_state(file: Path) -> dict:
     """The int8 state dict: tensors only; a file that would unpickle anything else is refused unread."""
+    import torch
+
     try:
         return torch.load(file, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -142,6 +156,9 @@ def load_variant(path: Path | str, threads: int | None = None, **kwargs) -> Sent
     ``threads`` sets the intra-op threads of whichever runtime runs the model (torch, ONNX Runtime
     or OpenVINO), so that models timed side by side use the same number of cores.
     """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     if threads:
         torch.set_num_threads(threads)
     folder = assets.check_model_folder(path)

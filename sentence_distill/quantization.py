@@ -20,6 +20,9 @@ right backend, safely (see ``sentence_distill/models.py``); plain sentence-trans
   cannot export. ``save_pretrained`` cannot save it (sentence-transformers issue 2923), so its
   state dict (tensors only) is saved and reloaded with ``torch.load(weights_only=True)`` into a
   freshly quantized copy of the fp32 model, which is why its folder keeps the fp32 files.
+
+Each exporter imports sentence-transformers and its runtime when it runs: a PCA model's onnx or openvino
+folder is files copied (``with_int8_transformer``), and its stage starts without torch.
 """
 
 from __future__ import annotations
@@ -29,11 +32,6 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-
-import datasets
-import torch
-from sentence_transformers import SentenceTransformer
-from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
@@ -80,6 +78,9 @@ def cpu_quantization_config() -> str:
 
 def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
     """Quantize the Transformer of ``source`` dynamically for this CPU into a copy of ``source``."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.backend import export_dynamic_quantized_onnx_model
+
     config = cpu_quantization_config()
     copy_model(source, target)
     onnx_model = SentenceTransformer(str(target), backend="onnx", device="cpu")
@@ -95,7 +96,9 @@ def export_onnx_int8(source: Path, target: Path, calibration: Sequence[str] = ()
 
 def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
     """Static int8 of the Transformer of ``source``, calibrated on ``calibration``, into a copy of ``source``."""
+    import datasets
     from optimum.intel import OVConfig, OVQuantizationConfig, OVQuantizer
+    from sentence_transformers import SentenceTransformer
 
     if not calibration:
         raise ValueError("openvino-int8 needs calibration sentences")
@@ -122,6 +125,9 @@ def export_openvino_int8(source: Path, target: Path, calibration: Sequence[str] 
 
 
 def export_torch_int8(source: Path, target: Path, calibration: Sequence[str] = ()) -> dict:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     copy_model(source, target)
     quantized = torch_int8(SentenceTransformer(str(source), device="cpu"))
     with atomic_path(target / TORCH_INT8_FILE) as tmp:

@@ -22,9 +22,10 @@ from sentence_distill.quantization import export_int8_models, int8_pca_models, n
 
 
 def quantize_student(name: str, params: Params) -> dict:
-    calibration = corpus_sentences("train")[: params.quantize.calibration_sentences]
+    backends = params.backends_for(name)
+    calibration = corpus_sentences("train")[: params.quantize.calibration_sentences] if backends else []
     exported = export_int8_models(
-        student_dir(name), quantized_dir(name), params.backends_for(name), calibration, no_int8_note(name, params)
+        student_dir(name), quantized_dir(name), backends, calibration, no_int8_note(name, params)
     )
     summary = {"name": name, **exported}
     write_json(Path("metrics/quantize") / f"{name}.json", summary)

@@ -4,12 +4,15 @@ evaluator."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
 from sentence_distill.paths import DOCUMENTS_FILE, PARALLEL_FILE, PREPARED_DIR
+
+if TYPE_CHECKING:  # imported where an evaluator is made: a stage that only reads sentences loads no torch
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
 
 def corpus_sentences(split: str | None = None, prepared_dir: Path = PREPARED_DIR) -> list[str]:
@@ -53,8 +56,10 @@ def evaluation_documents(path: Path = DOCUMENTS_FILE) -> tuple[list[str], list[s
 
 
 def stsb_evaluator(
-    split: str, batch_size: int = 32, evaluator: type = EmbeddingSimilarityEvaluator, **kwargs
+    split: str, batch_size: int = 32, evaluator: type | None = None, **kwargs
 ) -> EmbeddingSimilarityEvaluator:
+    if evaluator is None:
+        from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator as evaluator
     pairs = stsb_pairs(split)
     return evaluator(
         pairs["sentence1"], pairs["sentence2"], pairs["score"], name=f"sts-{split}", batch_size=batch_size, **kwargs
