@@ -24,13 +24,20 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.dvc_stages import DevicePool, pipeline_stages, run_stage
 from sentence_distill.cli import configure_logging
 from sentence_distill.config.load import DEFAULT_PARAMS_FILE, load_params
-from sentence_distill.paths import REPORT_DIR
+from sentence_distill.paths import REPORT_DIR, SELECTED_FILE
+from sentence_distill.records.selection import Selection
+from sentence_distill.report.answer import answer_section
 from sentence_distill.report.rows import collect_rows
 
 
 @task(name="publish-report")
-def publish_report(report_dir: Path = REPORT_DIR) -> str:
-    """Show the trade-off table and report in the Prefect UI under stable artifact keys."""
+def publish_report(report_dir: Path = REPORT_DIR, selected_file: Path = SELECTED_FILE) -> str:
+    """Show the selected model, then the trade-off table and report, in the Prefect UI under stable artifact keys."""
+    create_markdown_artifact(
+        key="distill-selected",
+        markdown="\n".join(answer_section(Selection.read(selected_file))),
+        description="The model the selection rule (select: in params.yaml) picked, and why",
+    )
     rows = [
         {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.table_fields().items()}
         for row in collect_rows()

@@ -30,6 +30,8 @@ STUDENT_METRICS_DIR = Path("metrics/students")
 EVAL_DIR = Path("metrics/eval")
 BENCHMARK_FILE = Path("metrics/benchmark.json")
 SUMMARY_FILE = Path("metrics/summary.json")
+SELECTED_FILE = Path("metrics/selected.json")  # the selection rule's answer (select:), written by the report stage
+SELECTED = "selected"  # release/selected/: the selected model's release folder
 REPORT_DIR = Path("reports")
 CURRENT_FINGERPRINT_FILE = (
     "current.json"  # in a student's persistent embedding cache: the fingerprint its last run used

@@ -19,10 +19,13 @@ from pathlib import Path
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
 from sentence_distill.data.parallel_file import ParallelFileError, check_parallel_file
-from sentence_distill.paths import DATA_INPUTS, MODEL_INPUTS
+from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS
 
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # a DVC key (`students.${key}`), and no '-' of generated labels
-RESERVED_NAMES = {"teacher"}  # labels and files of the teacher's own rows (metrics/eval/teacher.json)
+RESERVED_NAMES = {  # a student of one of these names would collide with what they name
+    "teacher": "the teacher's own rows and files",
+    "selected": "release/selected/, the model the selection picks",
+}
 
 
 def check_students(params: Params) -> Iterator[str]:
@@ -36,9 +39,7 @@ def check_students(params: Params) -> Iterator[str]:
                 "a '.' breaks DVC's students.${key} and '-' is kept for generated labels such as L3-pca128)"
             )
         elif name.lower() in RESERVED_NAMES:
-            yield (
-                f"students.{name}: the name {name!r} is reserved for the teacher's own rows and files (choose another)"
-            )
+            yield f"students.{name}: the name {name!r} is reserved for {RESERVED_NAMES[name.lower()]} (choose another)"
 
 
 def check_relations(params: Params) -> Iterator[str]:
@@ -75,6 +76,20 @@ def check_relations(params: Params) -> Iterator[str]:
         yield (
             f"pca.dims: {too_big[0]} needs more than the at most {fit_rows} fitting sentences "
             "(pca.fit_sentences, prepare.max_sentences minus prepare.heldout_sentences)"
+        )
+
+
+def check_select(params: Params) -> Iterator[str]:
+    """The selection rule names a figure every model has, and a backend the run makes."""
+    select, choices = params.select, params.rank_choices()
+    if select.rank_on not in choices:
+        yield f"select.rank_on: {select.rank_on!r} is not a figure to rank on (allowed: {', '.join(choices)})"
+    allowed = select.constraints.backends
+    made = [FP32, *params.quantize.backends]
+    if allowed is not None and not set(allowed) & set(made):
+        yield (
+            f"select.constraints.backends: {allowed} names no backend this run makes "
+            f"(allowed: null or some of {', '.join(made)}; quantize.backends lists the int8 ones)"
         )
 
 
@@ -264,5 +279,5 @@ def _importable(module: str) -> bool:
 
 
 Check = Callable[[Params], Iterator[str]]
-RELATION_CHECKS: tuple[Check, ...] = (check_students, check_relations, check_training_processes)
+RELATION_CHECKS: tuple[Check, ...] = (check_students, check_relations, check_select, check_training_processes)
 INPUT_CHECKS: tuple[Check, ...] = (check_cron, check_data_refs, check_local_inputs, check_backends, check_models)

@@ -261,16 +261,51 @@ class ScheduleParams(Section):
 
 
 class ReportParams(Section):
-    rank_on: Literal["stsb", "average"] = Field(
-        "stsb",
-        description="Quality the Pareto fronts, charts and best student use: STSb test Spearman, "
-        "or the average of the four task families' kept shares",
-    )
     compare_with_reference: bool = Field(
         False,
         description="Add the section 'Side by side with the reference': the teacher, pruned students, the "
         "teacher's PCA models and option-1 students matched to sentence-transformers' distillation example "
         "(sentence_distill/report/reference_figures.py)",
+    )
+
+
+BACKENDS = ("fp32", "onnx-int8", "openvino-int8", "torch-int8")  # what a model runs as: its float32 weights or int8
+RANKED_FIGURES = ("stsb", "average")  # what select.rank_on may name (Params.rank_choices)
+
+
+class SelectConstraints(Section):
+    """Limits a selected model must keep; ``null`` is no limit."""
+
+    max_latency_p95_ms: Annotated[Float, Field(gt=0)] | None = Field(
+        None, description="Batch-1 latency, 95th percentile over the benchmark's single-sentence encodes, in ms"
+    )
+    max_size_mb: Annotated[Float, Field(gt=0)] | None = Field(
+        None, description="The model's files on disk, in MB (10^6 bytes), as the report's size column"
+    )
+    max_bytes_per_embedding: PositiveInt | None = Field(
+        None, description="What one stored embedding takes as the model outputs it (float32: 4 bytes a dimension)"
+    )
+    backends: Annotated[list[Literal[BACKENDS]], Field(min_length=1)] | None = Field(
+        None, description="What the model may run as: fp32, onnx-int8, openvino-int8, torch-int8; null: any"
+    )
+
+
+class SelectParams(Section):
+    """The rule that picks the one model to ship (``metrics/selected.json``, ``release/selected/``)."""
+
+    rank_on: str = Field(
+        "stsb",
+        description="The figure models are ranked on: stsb (STSb test Spearman) or average (the mean of the four "
+        "task families' kept shares); also the quality of the report's fronts, charts and best student",
+    )
+    floor: Annotated[Float, Field(gt=0, le=1)] = Field(
+        0.97, description="The share of the teacher's rank_on figure a model must keep"
+    )
+    constraints: SelectConstraints = SelectConstraints()
+    objective: Literal["fastest", "smallest"] = Field(
+        "fastest",
+        description="fastest: the highest speed-up over the teacher (within the measured spread, the higher "
+        "score); smallest: the fewest bytes on disk",
     )
 
 
@@ -284,7 +319,12 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     benchmark: BenchmarkParams = BenchmarkParams()
     report: ReportParams = ReportParams()
+    select: SelectParams = SelectParams()
     schedule: ScheduleParams = ScheduleParams()
+
+    def rank_choices(self) -> list[str]:
+        """What ``select.rank_on`` may name: the figures every model is scored on."""
+        return list(RANKED_FIGURES)
 
     def distill_for(self, student: str) -> DistillParams:
         """The ``distill`` section with the student's own overrides applied."""

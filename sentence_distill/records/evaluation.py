@@ -78,7 +78,7 @@ class VariantMetrics(JsonRecord):
     retrieval_kept: float | None = omitted_when_none()
     families_kept_mean: float | None = (
         omitted_when_none()
-    )  # the four shares' mean: what ``report.rank_on: average`` ranks on
+    )  # the four shares' mean: what ``select.rank_on: average`` ranks on
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

@@ -7,10 +7,12 @@ Two trade-offs, two charts:
 - embedding compression (PCA dimensions, int8/uint8/binary embeddings) buys storage and search cost,
   not encoding speed: quality against bytes per embedding, ``reports/embeddings.png`` / ``.json``.
 
-Quality is STSb test Spearman, or with ``report.rank_on: average`` the mean of the four task
+Quality is STSb test Spearman, or with ``select.rank_on: average`` the mean of the four task
 families' shares of the teacher's figure (STSb, classification, clustering, retrieval); the tables
-show every family either way. Writes ``reports/report.md`` and ``metrics/summary.json``
-(``records/summary.py``).
+show every family either way. The report opens with the model the selection rule (``select:``) picks
+(``report/selection.py``), written beside the summary as ``metrics/selected.json``. Writes
+``reports/report.md``, ``metrics/summary.json`` (``records/summary.py``) and ``metrics/selected.json``
+(``records/selection.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 from sentence_distill.config.load import load_params
 from sentence_distill.config.schema import Params
 from sentence_distill.fileio import atomic_path
-from sentence_distill.paths import BENCHMARK_FILE, EVAL_DIR, REPORT_DIR, SUMMARY_FILE
+from sentence_distill.paths import BENCHMARK_FILE, EVAL_DIR, REPORT_DIR, SELECTED_FILE, SUMMARY_FILE
 from sentence_distill.records.benchmark import BenchmarkFile
 from sentence_distill.records.summary import EmbeddingPoint, ModelPoint, Summary, write_points
-from sentence_distill.report.plots import plot
+from sentence_distill.report.answer import answer_section
+from sentence_distill.report.charts import write_charts
 from sentence_distill.report.reference_comparison import reference_comparison, reference_section
 from sentence_distill.report.rows import (
     QUALITY,
@@ -43,6 +46,7 @@ from sentence_distill.report.sections import (
     summary_section,
     translation_section,
 )
+from sentence_distill.report.selection import select_model
 from sentence_distill.report.tables import embeddings_table, int8_note, machine_text, method_text, models_table
 
 log = logging.getLogger(__name__)
@@ -55,16 +59,20 @@ def build_report(
     summary_file: Path = SUMMARY_FILE,
     params: Params | None = None,
 ) -> str:
-    """Write the report, its charts and their rows, and the summary; return the report's text."""
+    """Write the report, its charts and their rows, the summary and the selection (``selected.json`` beside the
+    summary); return the report's text."""
     params = params or load_params(check_inputs=False)
     rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
-    quality_name = QUALITY[params.report.rank_on][1]
+    quality_name = QUALITY[params.select.rank_on][1]
     benchmark = BenchmarkFile.read(benchmark_file)
     models, embeddings = model_rows(rows), embedding_rows(rows)
     model_front, storage = pareto_front(models), storage_front(embeddings)
     best, fastest, warnings = best_student(rows), fastest_within_one_point(rows), sanity_warnings(rows, benchmark)
+    selection = select_model(rows, params.select)
     lines = [
         "# Distillation trade-offs",
+        "",
+        *answer_section(selection),
         "",
         machine_text(benchmark),
         "",
@@ -124,26 +132,13 @@ def build_report(
             for r in embeddings
         ],
     )
-    plot(
-        [(r.speedup, 100 * r.quality, r.model, r.model in model_front) for r in models],
-        "speed-up over the teacher (log scale; benchmark stage)",
-        quality_name,
-        "Model compression",
-        report_dir / "models.png",
-    )
-    plot(
-        [(r.metrics.bytes_per_embedding, 100 * r.quality, r.model, r.model in storage) for r in embeddings],
-        "bytes per embedding (log scale)",
-        quality_name,
-        "Embedding compression",
-        report_dir / "embeddings.png",
-    )
+    write_charts(report_dir, models, model_front, embeddings, storage, quality_name, params)
     Summary(
         models=len(models),
         embeddings=len(embeddings),
         pareto_front=sorted(model_front),
         storage_front=sorted(storage),
-        rank_on=params.report.rank_on,
+        rank_on=params.select.rank_on,
         best_student=best.model if best else None,
         fastest_within_one_point=fastest.model if fastest else None,
         sanity_warnings=warnings,
@@ -151,5 +146,6 @@ def build_report(
         translation_accuracy={r.model: r.metrics.translation_accuracy for r in translated} or None,
         reference_comparison=comparison,
     ).write(summary_file)
+    selection.write(summary_file.with_name(SELECTED_FILE.name))
     log.info("report written to %s", report_dir / "report.md")
     return text

@@ -22,10 +22,19 @@ from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
 
 EMBEDDING_MARK = "-emb-"
 ONE_POINT = 0.01  # one point of STSb Spearman x100, or of the mean kept share in %
-QUALITY = {  # report.rank_on -> the VariantMetrics field that ranks models, and its name on the charts (x100)
-    "stsb": ("stsb_test_spearman", "STSb test Spearman x100"),
-    "average": ("families_kept_mean", "mean kept share of the four task families, %"),
+QUALITY = {  # select.rank_on -> the VariantMetrics field that ranks models, its name on the charts (x100), in words
+    "stsb": ("stsb_test_spearman", "STSb test Spearman x100", "STSb test Spearman"),
+    "average": (
+        "families_kept_mean",
+        "mean kept share of the four task families, %",
+        "mean of the four task families' kept shares",
+    ),
 }
+
+
+def ranked_figure(metrics: VariantMetrics, rank_on: str) -> float | None:
+    """The figure ``rank_on`` (``select.rank_on``) ranks a variant on."""
+    return getattr(metrics, QUALITY[rank_on][0])
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class Row:
     model: str
     metrics: VariantMetrics
     stsb_test_kept: float  # STSb test over the teacher's
-    quality: float  # the figure ``report.rank_on`` ranks on
+    quality: float  # the figure ``select.rank_on`` ranks on
     kind: str
     base: str  # the model an embedding precision is of (a model: itself)
     precision: str
@@ -90,7 +99,6 @@ def collect_rows(
     the model it cuts (its ``runs_as``): the cut is a slice of that model's output.
     """
     params = params or load_params(check_inputs=False)
-    quality_key = QUALITY[params.report.rank_on][0]
     files = [eval_dir / f"{TEACHER}.json"] + [
         eval_file(n, d, eval_dir) for n in params.students for d in [None, *params.pca_dims_for(n)]
     ]
@@ -102,9 +110,10 @@ def collect_rows(
     rows = []
     for file in files:
         for label, metrics in EvaluationFile.read(file).variants.items():
-            quality = getattr(metrics, quality_key)
+            quality = ranked_figure(metrics, params.select.rank_on)
             if quality is None:
-                raise KeyError(f"{file} has no {quality_key} for {label}: rerun the evaluate stages (dvc repro)")
+                figure = QUALITY[params.select.rank_on][0]
+                raise KeyError(f"{file} has no {figure} for {label}: rerun the evaluate stages (dvc repro)")
             kept = metrics.stsb_test_spearman / teacher_score
             if EMBEDDING_MARK in label:
                 base, precision = label.split(EMBEDDING_MARK)[0], label.split(EMBEDDING_MARK)[1]

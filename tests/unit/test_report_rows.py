@@ -71,7 +71,7 @@ def test_ranking_on_the_average_of_the_task_families(metrics) -> None:
     """rank_on: average ranks by the mean kept share: L3-pca64, below L3 on STSb but above it on the
     other families (101% in the mean), becomes the best student and beats even the teacher."""
     eval_dir, benchmark_file, params = metrics
-    params = params.model_copy(update={"report": params.report.model_copy(update={"rank_on": "average"})})
+    params = params.model_copy(update={"select": params.select.model_copy(update={"rank_on": "average"})})
     rows = collect_rows(params, eval_dir, benchmark_file)
     assert best_student(rows).model == "L3-pca64"
     assert pareto_front(model_rows(rows)) == {
