@@ -6,7 +6,9 @@ and the benchmark; no later stage may write into them. This stage, last, assembl
 ``models/`` and a ``README.md`` rendered from ``sentence_distill/release/card_template.md``: the
 figures as ``model-index`` metadata (``huggingface_hub.EvalResult``), how the model was made
 (``sentence_distill.provenance``), how to load it, its figures of every task family and its speed-up
-with the machine it was measured on.
+with the machine it was measured on. ``release/selected/`` is the model the report stage's selection rule picked
+(``metrics/selected.json``), linked the same way, its card opening with why it was chosen; none when no model
+meets the rule.
 
 Stale figures: the stage depends on ``models``, ``metrics/eval``, ``metrics/benchmark.json`` and
 ``metrics/students``, so DVC reruns it (after evaluate and benchmark) whenever a model or a figure

@@ -29,9 +29,11 @@ from sentence_distill.records.benchmark import (
     Spread,
 )
 from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
+from sentence_distill.records.selection import Selection
 from sentence_distill.records.student import StudentMetrics, Training
 from sentence_distill.release.folders import RELEASE_DIR, release, variants
 from sentence_distill.release.stale import StaleFigures
+from sentence_distill.report.selection import rule_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -162,6 +164,10 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         models=speeds,
     ).write(Path("metrics/benchmark.json"))
     write(Path("dvc.lock"), yaml.safe_dump(lock))
+    none_chosen = Selection(  # the report stage's selection: release/selected/ is test_selected_release.py's
+        rule=rule_of(params.select), candidates=0, meeting=0, chosen=None, why="", runners_up=[], unmet=[]
+    )
+    none_chosen.write(Path("metrics/selected.json"))
     return params
 
 
