@@ -120,12 +120,19 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
     assert evaluated["teacher"]["families_kept_mean"] == 1.0 and 0 < evaluated["L1"]["families_kept_mean"] < 1.5
     prepared = json.loads((project / "metrics/prepare.json").read_text())
     assert prepared["documents"] == {"articles": 100, "topics": 5} and prepared["corpus"]["articles_left_out"] == 100
-    assert sorted(p.name for p in (project / "release").iterdir()) == labels
+    # The selection rule's answer opens the report; release/selected/ is that model, loaded as its card's snippet says.
+    selected = json.loads((project / "metrics/selected.json").read_text())["chosen"]
+    assert selected is not None and selected["model"] in labels  # the tiny profile's floor (0.5) is met
+    assert report.startswith(f"# Distillation trade-offs\n\n## Selected model: {selected['model']}\n")
+    snippet = re.search(r"```python\n(.*?)\n```", (project / "release/selected/README.md").read_text(), re.DOTALL)
+    assert run(["python", "-c", snippet.group(1)], project).stdout.startswith(f"(2, {selected['dimension']})")
+    assert sorted(p.name for p in (project / "release").iterdir()) == sorted([*labels, "selected"])
     for folder in ("models/L1/student", "models/L1/pca/32"):  # the save-time card of an fp32 model
         assert (project / folder / "README.md").is_file(), folder
     released = json.loads(run(["python", "-c", RELOAD_SCRIPT, "release"], project).stdout.strip().splitlines()[-1])
     assert released == {
-        f"release/{label}": 32 if "pca32" in label else 384 for label in labels
+        **{f"release/{label}": 32 if "pca32" in label else 384 for label in labels},
+        "release/selected": selected["dimension"],
     }  # each loads as its card says
     for label in labels:
         card = (project / "release" / label / "README.md").read_text()
