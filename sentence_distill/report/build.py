@@ -132,7 +132,8 @@ def build_report(
             for r in embeddings
         ],
     )
-    write_charts(report_dir, models, model_front, embeddings, storage, quality_name, params)
+    chosen = selection.chosen.model if selection.chosen else None
+    write_charts(report_dir, models, model_front, embeddings, storage, quality_name, params, chosen)
     Summary(
         models=len(models),
         embeddings=len(embeddings),

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from sentence_distill.config.load import parse_params
+from sentence_distill.report.build import build_report
 from sentence_distill.report.chart_points import ChartPoint, chart_points, label_kinds
 from sentence_distill.report.charts import draw_charts
 from sentence_distill.report.interactive import write_page
@@ -169,3 +170,16 @@ def test_the_interactive_page_has_a_hover_label_on_every_point_and_loads_nothing
     assert any(h.startswith("S0-pca64-emb-binary\nPCA, binary\n8 bytes per embedding") for h in hovers)
     assert "<script" not in page and "src=" not in page and "<link" not in page
     assert "Date" not in page  # the same run gives the same page
+
+
+def test_the_report_marks_the_model_its_selection_chose(metrics, tmp_path: Path) -> None:
+    eval_dir, benchmark_file, params = metrics
+    build_report(tmp_path / "reports", eval_dir, benchmark_file, tmp_path / "summary.json", params)
+    chosen = json.loads((tmp_path / "selected.json").read_text())["chosen"]["model"]
+    page = (tmp_path / "reports" / "charts.html").read_text()
+    selected = [h.split("\n")[0] for h in re.findall(r"<title>([^<]*)</title>", page) if "selected" in h.split("\n")[0]]
+    assert chosen == "L2-onnx-int8"  # the fastest within the default floor of the hand-made run
+    assert selected == [  # the models chart's, then the embeddings chart's
+        "L2-onnx-int8 (on the front, selected)",
+        "L2 (the float32 model of the selected L2-onnx-int8)",
+    ]

@@ -12,7 +12,6 @@ from sentence_distill.benchmark import Timed, quartiles, summarise
 from sentence_distill.records.benchmark import BenchmarkFile
 from sentence_distill.records.summary import EmbeddingPoint, ModelPoint, Summary, read_points
 from sentence_distill.report.build import build_report
-from sentence_distill.report.plots import plot
 from sentence_distill.report.rows import (
     best_student,
     collect_rows,
@@ -111,7 +110,7 @@ def test_report_files(metrics, tmp_path: Path) -> None:
     assert "Side by side with the reference" not in text and "reference_comparison" not in json.loads(
         (tmp_path / "summary.json").read_text()
     )  # report.compare_with_reference: false
-    for name in ("models.png", "embeddings.png", "models.json", "embeddings.json"):
+    for name in ("models.png", "embeddings.png", "models.json", "embeddings.json", "charts.html"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
     assert {
         p.model: p.bytes_per_embedding for p in read_points(tmp_path / "reports" / "embeddings.json", EmbeddingPoint)
@@ -127,13 +126,6 @@ def test_report_files(metrics, tmp_path: Path) -> None:
         "L2-pca64",
         "L2-pca64-onnx-int8",
     }
-
-
-def test_chart_labels_never_overlap(tmp_path: Path) -> None:
-    points = [(1.0 + 0.01 * i, 80 + 0.02 * (i % 5), f"L{i}-pca128-openvino-int8", i % 3 == 0) for i in range(30)]
-    boxes = plot(points, "x", "y", "crowded", tmp_path / "crowded.png")
-    assert len(boxes) == 30
-    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
 def test_speedups_are_per_round_ratios_then_the_median() -> None:
