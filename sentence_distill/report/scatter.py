@@ -7,10 +7,13 @@ title; a reader finds a model through the front, the legend, and the interactive
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
 from sentence_distill.report.chart_points import KIND_COLOURS, VARIANT_MARKERS, ChartPoint
+
+log = logging.getLogger(__name__)
 
 DPI = 120
 MARKER_AREA = 22  # points^2, as scatter's ``s``
@@ -31,6 +34,7 @@ class Chart:
     markers: dict = field(default_factory=dict)  # labelled point -> its marker's box
     fixed: list = field(default_factory=list)  # the title's and the axis labels' boxes
     plot_area: object = None
+    unlabelled: list = field(default_factory=list)  # points whose label found no clear place (hover only)
 
 
 def marker_box(ax, x: float, y: float, area: float):
@@ -130,14 +134,15 @@ def place_labels(
     """Place each label, top to bottom, where its box stays in the plot area and overlaps no label placed before,
     no labelled point's marker, and neither the title nor the axis labels: on the nearest ring of offsets
     (``RADII`` x ``DIRECTIONS``) with such a place covering no other marker, else where it covers the fewest.
-    A label away from its point gets a leader line; one with no such place at all is an error, never stacked."""
+    A label away from its point gets a leader line. The selected model's label is placed first; a label with no
+    clear place at all is left out (never stacked), logged, and the point keeps its hover label in the page."""
     ax = chart.axes
     chart.markers = {
         p.label: marker_box(ax, p.x, p.y, SELECTED_AREA if p.label == selected else MARKER_AREA) for p in labelled
     }
     others = [marker_box(ax, p.x, p.y, MARKER_AREA) for p in points if p.label not in texts]
     area = chart.plot_area
-    for p in sorted(labelled, key=lambda p: (-p.y, p.x)):
+    for p in sorted(labelled, key=lambda p: (p.label != selected, -p.y, p.x)):
         text = ax.annotate(
             texts[p.label],
             (p.x, p.y),
@@ -167,7 +172,14 @@ def place_labels(
             if best is not None and best[0] == 0:
                 break
         if best is None:
-            raise RuntimeError(f"no place for the label of {p.label} clear of the others")
+            text.remove()
+            chart.unlabelled.append(p.label)
+            log.warning(
+                "chart %r: no place for the label of %s clear of the others; left to the hover label",
+                ax.get_title(),
+                p.label,
+            )
+            continue
         _, offset, ha, va, box = best
         text.xyann = offset
         text.set_ha(ha)

@@ -106,11 +106,17 @@ def test_no_selection_marks_nothing_and_an_unknown_one_is_refused() -> None:
         draw(crowded(), "speed-up", "STSb", "crowded", selected="L99")
 
 
-def test_labels_that_cannot_all_fit_are_refused_not_stacked() -> None:
+def test_labels_that_cannot_all_fit_are_left_out_not_stacked_and_the_selected_one_is_placed_first() -> None:
     packed = [ChartPoint(f"a-model-with-a-long-name-{i}", 2.0, 80.0, "PCA", "float32", True) for i in range(40)]
     packed += [ChartPoint("teacher", 1.0, 60.0, "teacher", "float32", False)]
-    with pytest.raises(RuntimeError, match="no place for the label"):
-        draw(packed, "x", "y", "too many labels")
+    chart = draw(packed, "x", "y", "too many labels", selected="a-model-with-a-long-name-39")
+    try:
+        assert chart.unlabelled and len(chart.labels) + len(chart.unlabelled) == 40
+        assert "a-model-with-a-long-name-39" in chart.labels
+        boxes = list(chart.labels.values())
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    finally:
+        close(chart)
 
 
 def default_run_points() -> tuple[list[ChartPoint], list[ChartPoint], object]:
