@@ -1,14 +1,17 @@
 """How a model was made: its teacher, what the student is, its distillation, data, PCA and int8 backend.
 
 Said in one place. ``how_made`` states it from the run's records (the params, the student stage's
-metrics, the teacher's record), and the release card lists it. The student and pca stages name the
-model they save (``name_saved_model``): its label and the model it was made from, on the card
-sentence-transformers writes beside it; the release card, made from the records, says the rest.
+metrics, the teacher's record), and the release card lists it. The student stage names the model it
+saves (``name_saved_model``): its label and the model it was made from, on the card sentence-transformers
+writes beside it; the pca stage, which writes its folder as files, writes a card saying the same
+(``derived_model_card``); the release card, made from the records, says the rest.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import yaml
 
 from sentence_distill.assets import BBC_NEWS, HUB_ID
 from sentence_distill.config.schema import Params
@@ -108,6 +111,19 @@ def name_saved_model(model, label: str, base_model: str) -> None:
     if HUB_ID.fullmatch(base_model):
         data.base_model = base_model
     data.add_tags(["distillation"])
+
+
+def derived_model_card(label: str, base_model: str, about: str) -> str:
+    """The card of a model folder written as files (a PCA model): its label, the model it was made from (when a hub
+    id) and the tags sentence-transformers' own card carries, with ``about`` as its text. Nothing reads it but
+    people: the release stage writes each model's card from the run's records."""
+    data = {
+        "tags": ["sentence-transformers", "sentence-similarity", "feature-extraction", "distillation"],
+        **({"base_model": base_model} if HUB_ID.fullmatch(base_model) else {}),
+        "pipeline_tag": "sentence-similarity",
+        "library_name": "sentence-transformers",
+    }
+    return f"---\n{yaml.safe_dump(data, sort_keys=False)}---\n\n# {label}\n\n{about}\n"
 
 
 def saved_base_model(folder: Path) -> str:

@@ -17,8 +17,9 @@ from sentence_distill.cli import run_for_student, stage_main
 from sentence_distill.config.schema import Params
 from sentence_distill.fileio import atomic_dir, write_json, write_note_dir
 from sentence_distill.paths import pca_dir, student_dir
-from sentence_distill.provenance import name_saved_model, saved_base_model
-from sentence_distill.students.pca import fit_student_pca, with_pca
+from sentence_distill.provenance import derived_model_card, saved_base_model
+from sentence_distill.students.body import StaleBodyCacheError
+from sentence_distill.students.pca import fit_student_pca, write_pca_model
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,16 @@ def reduce_student(name: str, dim: int, params: Params) -> dict:
         summary = {"name": name, "dimension": dim, "not_requested": params.no_pca_note(name).strip()}
         write_json(Path("metrics/pca") / name / f"{dim}.json", summary)
         return summary
-    model, pca, fit_rows = fit_student_pca(name, dim, params)
+    pca, fit_rows = fit_student_pca(name, dim, params)
     normalized = params.pca.fit_on == "normalized"
+    fold = params.pca_folds_into_table(name)
     with atomic_dir(pca_dir(name, dim)) as tmp:
-        reduced = with_pca(model, pca, dim, normalized_input=normalized, fold=params.pca_folds_into_table(name))
-        name_saved_model(reduced, f"{name}-pca{dim}", saved_base_model(student_dir(name)))
-        reduced.save(str(tmp))
+        write_pca_model(student_dir(name), tmp, pca, dim, normalized_input=normalized, fold=fold)
+        about = f"The student `{name}` with its embeddings reduced to {dim} dimensions by PCA" + (
+            ", folded into its table." if fold else " (a `Dense` layer before its `Normalize`)."
+        )
+        card = derived_model_card(f"{name}-pca{dim}", saved_base_model(student_dir(name)), about)
+        (tmp / "README.md").write_text(card, encoding="utf8")
     summary = {
         "name": name,
         "dimension": dim,
@@ -53,4 +58,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(stage_main(main))
+    raise SystemExit(stage_main(main, messages=(StaleBodyCacheError,)))

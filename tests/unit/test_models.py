@@ -26,7 +26,7 @@ from sentence_distill.evaluation.precisions import BITS_PER_VALUE, CalibratedSim
 from sentence_distill.evaluation.shared_body import SharedBody
 from sentence_distill.models import split_normalize
 from sentence_distill.students.build import kept_layers, layer_stack, prune_layers
-from sentence_distill.students.pca import fit_pca, unit_rows, with_pca
+from sentence_distill.students.pca import fit_pca, unit_rows, write_pca_model
 from tests.project import run
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -108,13 +108,27 @@ def test_pruned_student_reloads_identically(minilm: SentenceTransformer, sentenc
 
 
 @pytest.fixture(scope="module")
-def pca_model(minilm: SentenceTransformer, sentences: list[str], tmp_path_factory) -> tuple[Path, PCA]:
+def minilm_folder(minilm: SentenceTransformer, tmp_path_factory) -> Path:
+    """MiniLM saved as the student stage saves a student: what the PCA stage reads."""
+    folder = tmp_path_factory.mktemp("minilm") / "student"
+    minilm.save(str(folder))
+    return folder
+
+
+def reduced(student: Path, pca: PCA, dim: int, folder: Path, normalized_input: bool = False) -> Path:
+    folder.mkdir(parents=True)
+    write_pca_model(student, folder, pca, dim, normalized_input=normalized_input)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pca_model(
+    minilm: SentenceTransformer, minilm_folder: Path, sentences: list[str], tmp_path_factory
+) -> tuple[Path, PCA]:
     body, _ = split_normalize(minilm)
     pooled = SentenceTransformer(modules=body, device="cpu").encode(sentences[:200])
     pca = PCA(n_components=32, svd_solver="full").fit(pooled)
-    folder = tmp_path_factory.mktemp("pca") / "32"
-    with_pca(minilm, pca, 32).save(str(folder))
-    return folder, pca
+    return reduced(minilm_folder, pca, 32, tmp_path_factory.mktemp("pca") / "32"), pca
 
 
 def test_pca_is_the_centred_projection_before_normalize(
@@ -138,20 +152,20 @@ def test_pca_is_the_centred_projection_before_normalize(
 
 
 def test_pca_fitted_on_unit_length_embeddings_normalizes_before_projecting(
-    minilm: SentenceTransformer, sentences: list[str], tmp_path: Path
+    minilm: SentenceTransformer, minilm_folder: Path, sentences: list[str], tmp_path: Path
 ) -> None:
     body, _ = split_normalize(minilm)
     unit = unit_rows(SentenceTransformer(modules=body, device="cpu").encode(sentences))
     pca = PCA(n_components=16, svd_solver="full").fit(unit[:200])
-    with_pca(minilm, pca, 16, normalized_input=True).save(str(tmp_path / "16"))
-    model = SentenceTransformer(str(tmp_path / "16"), device="cpu")
+    model = SentenceTransformer(str(reduced(minilm_folder, pca, 16, tmp_path / "16", True)), device="cpu")
     assert [type(m).__name__ for m in model] == ["Transformer", "Pooling", "Normalize", "Dense", "Normalize"]
     expected = pca.transform(unit)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     vectors = model.encode(sentences)
     np.testing.assert_allclose(vectors, expected, atol=2e-5)
     # without the Normalize before it, the same projection gives other vectors
-    assert np.abs(with_pca(minilm, pca, 16).encode(sentences) - vectors).max() > 1e-2
+    without = SentenceTransformer(str(reduced(minilm_folder, pca, 16, tmp_path / "16-without")), device="cpu")
+    assert np.abs(without.encode(sentences) - vectors).max() > 1e-2
     # the evaluation's shared body (the outputs before the trailing Normalize) gets both Normalize modules applied
     shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
     np.testing.assert_allclose(np.stack([shared[s] for s in sentences]), vectors, atol=2e-5)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.modules.dense import Dense
 from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
 from transformers import AutoTokenizer, BertConfig, BertModel
@@ -17,7 +18,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 from sentence_distill import assets
 from sentence_distill.paths import STATIC_TABLES_DIR
 from sentence_distill.students.build import static_table
-from sentence_distill.students.pca import pca_dense, with_pca
+from sentence_distill.students.pca import projection, write_pca_model
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -34,16 +35,15 @@ def test_pca_of_a_static_table_is_folded_into_it(tmp_path: Path) -> None:
     ]
     body = SentenceTransformer(modules=[static[0]], device="cpu")
     pca = PCA(n_components=16, svd_solver="full").fit(body.encode(sentences))
-    folded = with_pca(static, pca, 16, fold=True)
-    assert [type(m) for m in folded] == [StaticEmbedding, Normalize]
-    dense = SentenceTransformer(
-        modules=[static[0], pca_dense(pca, 16), Normalize()], device="cpu"
-    )  # as a transformer's
+    static.save(str(tmp_path / "static"))  # as the student stage saves it
+    (tmp_path / "folded").mkdir()
+    write_pca_model(tmp_path / "static", tmp_path / "folded", pca, 16, fold=True)
+    folded = SentenceTransformer(str(tmp_path / "folded"), device="cpu")
+    assert [type(m) for m in folded] == [StaticEmbedding, Normalize] and folded.get_embedding_dimension() == 16
+    weight, bias = projection(pca, 16)
+    layer = Dense(384, 16, activation_function=torch.nn.Identity(), init_weight=weight, init_bias=bias)
+    dense = SentenceTransformer(modules=[static[0], layer, Normalize()], device="cpu")  # as a transformer's
     np.testing.assert_allclose(folded.encode(sentences), dense.encode(sentences), atol=1e-5)
-    folded.save(str(tmp_path / "folded"))
-    reloaded = SentenceTransformer(str(tmp_path / "folded"), device="cpu")
-    assert reloaded.get_embedding_dimension() == 16
-    np.testing.assert_array_equal(reloaded.encode(sentences), folded.encode(sentences))
 
 
 def test_a_static_table_is_distilled_once_per_teacher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
