@@ -70,6 +70,15 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def link_or_copy(source: Path | str, dest: Path | str) -> None:
+    """``dest`` as a hard link of ``source``, a copy across file systems: for a file nothing writes into afterwards.
+    DVC's outputs are read-only links to its cache, so a link shares their bytes where a copy doubles them."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
+
+
 def write_note_dir(final: Path, text: str) -> None:
     """An output folder with only a README saying why it holds no model (a stage's declared output must exist)."""
     with atomic_dir(final) as tmp:

@@ -10,7 +10,7 @@ right backend, safely (see ``sentence_distill/models.py``); plain sentence-trans
 
 - ``onnx-int8``: the Transformer module exported with sentence-transformers' ONNX backend and
   quantized dynamically with the config that fits this CPU (avx512_vnni, avx512, avx2, arm64).
-  It is exported once per student; a PCA model gets a copy of the int8 file, while its Pooling,
+  It is exported once per student; a PCA model gets a hard link of the int8 file, while its Pooling,
   PCA ``Dense`` and ``Normalize`` stay torch modules.
 - ``openvino-int8``: static int8 with OpenVINO and NNCF (optimum-intel): activation ranges are
   calibrated on corpus sentences, so no scale is computed at run time.
@@ -31,15 +31,17 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
-from sentence_distill.fileio import atomic_dir, atomic_path, write_json
+from sentence_distill.fileio import atomic_dir, atomic_path, link_or_copy, write_json
 from sentence_distill.integrity import check_model_files
 from sentence_distill.models import quantization_info, torch_int8
 from sentence_distill.paths import QUANTIZATION_FILE
 
+FP32_WEIGHTS = ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin")  # the Transformer's, top level
 TORCH_INT8_FILE = "torch_int8.pt"
 OPENVINO_INT8_FILE = "openvino/openvino_model_qint8_quantized.xml"
 
@@ -53,9 +55,20 @@ def copy_model(source: Path, target: Path) -> None:
 def drop_fp32_transformer(folder: Path) -> None:
     """Remove the Transformer's fp32 weights (the folder's top-level weight files): the int8 runtime never reads
     them."""
-    for pattern in ("*.safetensors", "model.safetensors.index.json", "pytorch_model*.bin"):
+    for pattern in FP32_WEIGHTS:
         for path in folder.glob(pattern):
             path.unlink()
+
+
+def link_int8_model_files(source: Path, target: Path) -> None:
+    """What an int8 copy keeps of the model in ``source``, hard-linked into ``target``: all but its card and the
+    Transformer's fp32 weights. Only for a copy whose int8 Transformer is given: nothing is written into them."""
+
+    def left_out(folder: str, names: list[str]) -> list[str]:
+        top = Path(folder) == Path(source)
+        return [n for n in names if n == "README.md" or (top and any(fnmatch(n, p) for p in FP32_WEIGHTS))]
+
+    shutil.copytree(source, target, ignore=left_out, copy_function=link_or_copy)
 
 
 def cpu_quantization_config() -> str:
@@ -140,7 +153,7 @@ EXPORTERS = {"onnx-int8": export_onnx_int8, "openvino-int8": export_openvino_int
 
 
 def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> None:
-    """A PCA model whose Transformer is the student's int8 one: its files are copied, nothing is re-quantized.
+    """A PCA model whose Transformer is the student's int8 one: its files are linked, nothing is re-quantized.
 
     torch-int8 has no separate Transformer file (its state dict covers every module), so the PCA model
     is quantized whole; dynamic quantization gives the same Transformer weights as the student's.
@@ -149,11 +162,10 @@ def with_int8_transformer(pca_model: Path, int8_student: Path, target: Path) -> 
     if info["backend"] == "torch-int8":
         export_torch_int8(pca_model, target)
         return
-    copy_model(pca_model, target)
-    drop_fp32_transformer(target)
+    link_int8_model_files(pca_model, target)
     for name in info["files"]:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(int8_student / name, assets.file_in_folder(target, name, "quantization.json"))
+        link_or_copy(int8_student / name, assets.file_in_folder(target, name, "quantization.json"))
     write_json(target / QUANTIZATION_FILE, info)
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentence_distill.config.schema import Params
+from sentence_distill.fileio import link_or_copy
 from sentence_distill.integrity import check_model_files
 from sentence_distill.students.body import body_cache, fit_sentences
 
@@ -98,16 +97,12 @@ def class_name(entry: dict) -> str:
 
 
 def link_files(source: Path, target: Path, files: list[Path]) -> None:
-    """``files`` (under ``source``) hard-linked into ``target`` at the same relative paths; copied across file
-    systems. A model's outputs are DVC's read-only links to its cache: a link shares them, a copy doubles them."""
+    """``files`` (under ``source``) hard-linked into ``target`` at the same relative paths."""
     target.mkdir(parents=True, exist_ok=True)
     for file in files:
         dest = target / file.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(file, dest)
-        except OSError:
-            shutil.copy2(file, dest)
+        link_or_copy(file, dest)
 
 
 def module_files(folder: Path, entry: dict) -> tuple[Path, list[Path]]:
