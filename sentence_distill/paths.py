@@ -10,6 +10,7 @@ from pathlib import Path
 
 DATA_INPUTS = Path("inputs/data")  # local corpora and STSb folders the params name: a DVC dep of prepare
 MODEL_INPUTS = Path("inputs/models")  # local model folders the params name: a DVC dep of every stage loading one
+TASK_INPUTS = Path("inputs/tasks")  # the own evaluation tasks' files (evaluate.tasks): a DVC dep of the evaluations
 PREPARED_DIR = Path("data/prepared")
 PARALLEL_FILE = "parallel.parquet"  # in PREPARED_DIR, with prepare.parallel: source, target, lang, split of the pairs
 DOCUMENTS_FILE = Path(

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sentence_distill import assets
-from sentence_distill.config.schema import Params
+from sentence_distill.config.schema import OWN_TASKS_MEAN, RANKED_FIGURES, Params
 from sentence_distill.data.parallel_file import ParallelFileError, check_parallel_file
-from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS
+from sentence_distill.data.task_files import TaskFileError, check_held_out, is_local, read_task
+from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS, TASK_INPUTS
 
 STUDENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")  # a DVC key (`students.${key}`), and no '-' of generated labels
 RESERVED_NAMES = {  # a student of one of these names would collide with what they name
@@ -93,6 +94,27 @@ def check_select(params: Params) -> Iterator[str]:
         )
 
 
+def check_own_task_names(params: Params) -> Iterator[str]:
+    """An own task's name keys its figures and may be what ``select.rank_on`` names: one task each, none of the
+    other figures' names."""
+    names = [task.name for task in params.evaluate.tasks]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        yield f"evaluate.tasks: the name {name!r} is given to {names.count(name)} tasks (allowed: one task a name)"
+    for name in sorted(set(names) & {*RANKED_FIGURES, OWN_TASKS_MEAN}):
+        yield f"evaluate.tasks.{name}: the name {name!r} is reserved for the select.rank_on figure (choose another)"
+
+
+def check_own_tasks(params: Params) -> Iterator[str]:
+    """Each own task's files read whole and checked as the evaluate stages read them (``data/task_files.py``), and
+    one built from the BBC articles prepare sets aside still set aside."""
+    for task in params.evaluate.tasks:
+        try:
+            read_task(task, params.evaluate.classification_shots)
+            check_held_out(task, params.prepare)
+        except TaskFileError as exc:
+            yield str(exc)
+
+
 def check_training_processes(params: Params) -> Iterator[str]:
     """Each student's processes share its ``batch_size`` evenly: the effective batch stays ``distill.batch_size``."""
     reported = set()
@@ -159,14 +181,15 @@ def check_data_refs(params: Params) -> Iterator[str]:
 
 
 def check_local_inputs(params: Params) -> Iterator[str]:
-    """A local file or folder the params name lies under ``inputs/data/`` or ``inputs/models/``: dvc.yaml
-    lists those folders as deps of the stages that read them, so DVC reruns a stage when its input changes."""
+    """A local file or folder the params name lies under ``inputs/data/``, ``inputs/models/`` or ``inputs/tasks/``:
+    dvc.yaml lists those folders as deps of the stages that read them, so DVC reruns a stage when its input changes."""
     refs = [
         ("prepare.corpus", params.prepare.corpus, DATA_INPUTS),
         ("prepare.stsb", params.prepare.stsb, DATA_INPUTS),
         *([("prepare.parallel.file", params.prepare.parallel.file, DATA_INPUTS)] if params.prepare.parallel else []),
         ("teacher.model", params.teacher.model, MODEL_INPUTS),
         *((f"students.{name}.model", spec.model, MODEL_INPUTS) for name, spec in params.students.items() if spec.model),
+        *((f"evaluate.tasks.{t.name}.data", t.data, TASK_INPUTS) for t in params.evaluate.tasks if is_local(t.data)),
     ]
     for key, ref, folder in refs:
         path = Path(os.path.abspath(Path(ref).expanduser()))  # symlinks kept: a linked file is fine
@@ -279,5 +302,18 @@ def _importable(module: str) -> bool:
 
 
 Check = Callable[[Params], Iterator[str]]
-RELATION_CHECKS: tuple[Check, ...] = (check_students, check_relations, check_select, check_training_processes)
-INPUT_CHECKS: tuple[Check, ...] = (check_cron, check_data_refs, check_local_inputs, check_backends, check_models)
+RELATION_CHECKS: tuple[Check, ...] = (
+    check_students,
+    check_relations,
+    check_select,
+    check_own_task_names,
+    check_training_processes,
+)
+INPUT_CHECKS: tuple[Check, ...] = (
+    check_cron,
+    check_data_refs,
+    check_local_inputs,
+    check_own_tasks,
+    check_backends,
+    check_models,
+)

@@ -53,6 +53,8 @@ def _describe(error: dict[str, Any], raw: Any) -> str:
 def _allowed(parent: tuple[Any, ...]) -> str:
     model: type[BaseModel] = Params
     for part in parent:
+        if isinstance(part, int):
+            continue  # an item of a list (evaluate.tasks.0): its model is the list's
         field = model.model_fields.get(str(part))
         if field is None:
             model = StudentSpec  # inside students.<name>

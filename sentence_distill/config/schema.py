@@ -220,6 +220,50 @@ class QuantizeParams(Section):
     )
 
 
+RANKED_FIGURES = ("stsb", "average")  # what select.rank_on may name (Params.rank_choices)
+OWN_TASKS_MEAN = "own"  # select.rank_on: the mean of the own tasks' kept shares
+OWN_TASK_KEYS = {  # each kind of own task and the keys of its own it reads (a BEIR folder's names are fixed)
+    "sts": ("sentence1_column", "sentence2_column", "score_column", "score_range"),
+    "pair_classification": ("sentence1_column", "sentence2_column", "label_column"),
+    "classification": ("text_column", "label_column"),
+    "clustering": ("text_column", "label_column"),
+    "retrieval": (),
+}
+
+
+class OwnTask(Section):
+    """One of the user's own evaluation tasks (docs/own-tasks.md), scored on every model."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+    kind: Literal[tuple(OWN_TASK_KEYS)]
+    data: str = Field(
+        description="A .tsv, .csv, .jsonl or .parquet file under inputs/tasks/ (retrieval: a BEIR folder of "
+        "corpus.jsonl, queries.jsonl, qrels/<split>.tsv), or a hub dataset id"
+    )
+    split: str = Field("test", description="Retrieval: the qrels file qrels/<split>.tsv; a hub dataset: its split")
+    subset: str | None = Field(None, description="A hub dataset's subset (configuration)")
+    sentence1_column: str = "sentence1"
+    sentence2_column: str = "sentence2"
+    score_column: str = "score"
+    label_column: str = "label"
+    text_column: str = "text"
+    score_range: tuple[Float, Float] | None = None  # sts: [lowest, highest], the scores a pair may have
+
+    @model_validator(mode="after")
+    def _keys_of_its_kind(self) -> OwnTask:
+        own = OWN_TASK_KEYS[self.kind]
+        foreign = sorted(k for k in self.model_fields_set if any(k in keys for keys in OWN_TASK_KEYS.values()))
+        foreign = [k for k in foreign if k not in own]
+        if foreign:
+            raise ValueError(
+                f"{', '.join(foreign)} does not apply to a {self.kind} task (its keys: "
+                f"{', '.join(own) or 'none: a BEIR folder has fixed names'})"
+            )
+        if self.kind == "sts" and (self.score_range is None or self.score_range[0] >= self.score_range[1]):
+            raise ValueError("an sts task needs score_range: [lowest, highest], the scores its pairs may have")
+        return self
+
+
 class EvaluateParams(Section):
     check_sentences: PositiveInt = Field(
         128, description="STSb test sentences each variant encodes itself, to check the shared-body scores"
@@ -237,6 +281,7 @@ class EvaluateParams(Section):
     retrieval_min_score: Annotated[Float, Field(ge=0, le=1)] = Field(
         0.8, description="STSb test pairs scored this or more (of 1; 4 of 5) are paraphrases to retrieve"
     )
+    tasks: list[OwnTask] = Field([], description="Your own evaluation tasks, scored on every model (docs/own-tasks.md)")
 
 
 class BenchmarkParams(Section):
@@ -270,7 +315,6 @@ class ReportParams(Section):
 
 
 BACKENDS = ("fp32", "onnx-int8", "openvino-int8", "torch-int8")  # what a model runs as: its float32 weights or int8
-RANKED_FIGURES = ("stsb", "average")  # what select.rank_on may name (Params.rank_choices)
 
 
 class SelectConstraints(Section):
@@ -295,8 +339,9 @@ class SelectParams(Section):
 
     rank_on: str = Field(
         "stsb",
-        description="The figure models are ranked on: stsb (STSb test Spearman) or average (the mean of the four "
-        "task families' kept shares); also the quality of the report's fronts, charts and best student",
+        description="The figure models are ranked on: stsb (STSb test Spearman), average (the mean of the four "
+        "task families' kept shares), an own task's name (its headline figure) or own (the mean of the own tasks' "
+        "kept shares); also the quality of the report's fronts, charts and best student",
     )
     floor: Annotated[Float, Field(gt=0, le=1)] = Field(
         0.97, description="The share of the teacher's rank_on figure a model must keep"
@@ -323,8 +368,10 @@ class Params(Section):
     schedule: ScheduleParams = ScheduleParams()
 
     def rank_choices(self) -> list[str]:
-        """What ``select.rank_on`` may name: the figures every model is scored on."""
-        return list(RANKED_FIGURES)
+        """What ``select.rank_on`` may name: the figures every model is scored on; with own tasks, each task's
+        name and ``own`` (the mean of their kept shares)."""
+        tasks = [task.name for task in self.evaluate.tasks]
+        return [*RANKED_FIGURES, *tasks, *([OWN_TASKS_MEAN] if tasks else [])]
 
     def distill_for(self, student: str) -> DistillParams:
         """The ``distill`` section with the student's own overrides applied."""
