@@ -9,13 +9,15 @@ and computes the metrics (nDCG@10 for retrieval too; MRR@10 is one line of numpy
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, ndcg_score, v_measure_score
 
-from sentence_distill.records.evaluation import FamilyScores, ShotScores, VariantMetrics
+from sentence_distill.records.evaluation import FamilyScores, OwnTaskScores, ShotScores, VariantMetrics
 
 
 def few_shot_classification(
@@ -138,10 +140,12 @@ def family_scores(
     clustering_seeds: int,
     retrieval_min_score: float,
     translations: Sequence[tuple[str, str]] = (),
+    own_tasks: dict[str, OwnTaskScores] | None = None,
 ) -> FamilyScores:
     """Classification, clustering and retrieval figures of one variant from its vectors of the
     evaluation articles and the STSb test sentences (``vectors`` maps each text to its vector); with
-    ``translations`` (held-out parallel pairs), translation retrieval too."""
+    ``translations`` (held-out parallel pairs), translation retrieval too; ``own_tasks``, the figures of the
+    user's own tasks (``OwnTasks.scores`` of the same vectors), are kept beside them."""
     labels = np.asarray(topics)
     articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
     by_shot = {
@@ -163,17 +167,29 @@ def family_scores(
         retrieval_ndcg_at_10=retrieval["ndcg_at_10"],
         retrieval_mrr_at_10=retrieval["mrr_at_10"],
         **translation,
+        own_tasks=own_tasks,
     )
 
 
-def kept_shares(metrics: VariantMetrics, teacher: VariantMetrics) -> dict[str, float]:
+def kept_shares(metrics: VariantMetrics, teacher: VariantMetrics) -> dict[str, Any]:
     """Each family's share of the teacher's figure, and their mean (what the report can rank on), as
-    ``VariantMetrics`` fields."""
-    kept = {
+    ``VariantMetrics`` fields; with own tasks, each one's headline figure's share too, and their mean."""
+    kept: dict[str, Any] = {
         name: getattr(metrics, key) / getattr(teacher, key)
         for name, key in KEPT_SHARES.items()
         if getattr(metrics, key) is not None and getattr(teacher, key) is not None
     }
     if len(kept) == len(KEPT_SHARES):
         kept["families_kept_mean"] = float(np.mean(list(kept.values())))
+    if metrics.own_tasks and teacher.own_tasks:
+        kept["own_tasks"] = {name: own_kept(s, teacher.own_tasks[name]) for name, s in metrics.own_tasks.items()}
+        shares = [s.kept for s in kept["own_tasks"].values()]
+        kept["own_tasks_kept_mean"] = None if None in shares else float(np.mean(shares))
     return kept
+
+
+def own_kept(scores: OwnTaskScores, teacher: OwnTaskScores) -> OwnTaskScores:
+    """An own task's figures with the share of the teacher's headline figure they keep (None when the teacher's
+    is 0)."""
+    reference = teacher.figures[scores.headline]
+    return replace(scores, kept=scores.figures[scores.headline] / reference if reference else None)

@@ -27,6 +27,17 @@ class ShotScores:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OwnTaskScores(JsonRecord):
+    """One own task's figures of a variant (``evaluation/own_tasks.py``): ``headline`` names the figure its kept
+    share of the teacher's is of."""
+
+    kind: str
+    headline: str
+    figures: dict[str, float]
+    kept: float | None = omitted_when_none()
+
+
+@dataclass(frozen=True, kw_only=True)
 class FamilyScores:
     """The task families beyond STSb, from one variant's vectors (``evaluation/task_families.py``); translation
     retrieval only with parallel data."""
@@ -40,6 +51,7 @@ class FamilyScores:
     translation_accuracy_target_to_source: float | None = None
     translation_accuracy: float | None = None
     translation_mse_x100: float | None = None
+    own_tasks: dict[str, OwnTaskScores] | None = None  # evaluate.tasks, by name
 
     def metrics_fields(self) -> dict[str, Any]:
         """The scores as ``VariantMetrics`` keyword arguments."""
@@ -62,6 +74,7 @@ class VariantMetrics(JsonRecord):
     translation_accuracy_target_to_source: float | None = omitted_when_none()
     translation_accuracy: float | None = omitted_when_none()
     translation_mse_x100: float | None = omitted_when_none()
+    own_tasks: dict[str, OwnTaskScores] | None = omitted_when_none()  # evaluate.tasks, by name
     mse_to_teacher_x100: float | None = (
         omitted_when_none()
     )  # on the held-out corpus slice, when the axes are the teacher's
@@ -79,6 +92,7 @@ class VariantMetrics(JsonRecord):
     families_kept_mean: float | None = (
         omitted_when_none()
     )  # the four shares' mean: what ``select.rank_on: average`` ranks on
+    own_tasks_kept_mean: float | None = omitted_when_none()  # the own tasks' kept shares' mean: ``select.rank_on: own``
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
