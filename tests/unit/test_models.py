@@ -107,28 +107,21 @@ def test_pruned_student_reloads_identically(minilm: SentenceTransformer, sentenc
     np.testing.assert_array_equal(vectors, expected)
 
 
-@pytest.fixture(scope="module")
-def minilm_folder(minilm: SentenceTransformer, tmp_path_factory) -> Path:
-    """MiniLM saved as the student stage saves a student: what the PCA stage reads."""
-    folder = tmp_path_factory.mktemp("minilm") / "student"
-    minilm.save(str(folder))
-    return folder
-
-
-def reduced(student: Path, pca: PCA, dim: int, folder: Path, normalized_input: bool = False) -> Path:
-    folder.mkdir(parents=True)
-    write_pca_model(student, folder, pca, dim, normalized_input=normalized_input)
+def reduced(minilm: SentenceTransformer, pca: PCA, dim: int, folder: Path, normalized_input: bool = False) -> Path:
+    """The PCA model as the pca stage writes it, from MiniLM saved as the student stage saves a student."""
+    if not (folder.parent / "student").is_dir():
+        minilm.save(str(folder.parent / "student"))
+    folder.mkdir()
+    write_pca_model(folder.parent / "student", folder, pca, dim, normalized_input=normalized_input)
     return folder
 
 
 @pytest.fixture(scope="module")
-def pca_model(
-    minilm: SentenceTransformer, minilm_folder: Path, sentences: list[str], tmp_path_factory
-) -> tuple[Path, PCA]:
+def pca_model(minilm: SentenceTransformer, sentences: list[str], tmp_path_factory) -> tuple[Path, PCA]:
     body, _ = split_normalize(minilm)
     pooled = SentenceTransformer(modules=body, device="cpu").encode(sentences[:200])
     pca = PCA(n_components=32, svd_solver="full").fit(pooled)
-    return reduced(minilm_folder, pca, 32, tmp_path_factory.mktemp("pca") / "32"), pca
+    return reduced(minilm, pca, 32, tmp_path_factory.mktemp("pca") / "32"), pca
 
 
 def test_pca_is_the_centred_projection_before_normalize(
@@ -152,19 +145,19 @@ def test_pca_is_the_centred_projection_before_normalize(
 
 
 def test_pca_fitted_on_unit_length_embeddings_normalizes_before_projecting(
-    minilm: SentenceTransformer, minilm_folder: Path, sentences: list[str], tmp_path: Path
+    minilm: SentenceTransformer, sentences: list[str], tmp_path: Path
 ) -> None:
     body, _ = split_normalize(minilm)
     unit = unit_rows(SentenceTransformer(modules=body, device="cpu").encode(sentences))
     pca = PCA(n_components=16, svd_solver="full").fit(unit[:200])
-    model = SentenceTransformer(str(reduced(minilm_folder, pca, 16, tmp_path / "16", True)), device="cpu")
+    model = SentenceTransformer(str(reduced(minilm, pca, 16, tmp_path / "16", True)), device="cpu")
     assert [type(m).__name__ for m in model] == ["Transformer", "Pooling", "Normalize", "Dense", "Normalize"]
     expected = pca.transform(unit)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     vectors = model.encode(sentences)
     np.testing.assert_allclose(vectors, expected, atol=2e-5)
     # without the Normalize before it, the same projection gives other vectors
-    without = SentenceTransformer(str(reduced(minilm_folder, pca, 16, tmp_path / "16-without")), device="cpu")
+    without = SentenceTransformer(str(reduced(minilm, pca, 16, tmp_path / "16-without")), device="cpu")
     assert np.abs(without.encode(sentences) - vectors).max() > 1e-2
     # the evaluation's shared body (the outputs before the trailing Normalize) gets both Normalize modules applied
     shared = SharedBody(minilm, sentences, batch_size=32).embeddings(model)
