@@ -18,7 +18,6 @@ from pathlib import Path
 
 from sentence_distill import assets
 from sentence_distill.config.schema import OWN_TASKS_MEAN, RANKED_FIGURES, Params
-from sentence_distill.data.parallel_file import ParallelFileError, check_parallel_file
 from sentence_distill.data.task_files import TaskFileError, check_held_out, is_local, read_task
 from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS, TASK_INPUTS
 
@@ -174,6 +173,8 @@ def check_data_refs(params: Params) -> Iterator[str]:
         except assets.AssetError as exc:
             yield str(exc)
     if prepare.parallel is not None:
+        from sentence_distill.data.parallel_file import ParallelFileError, check_parallel_file  # pyarrow: here only
+
         try:
             check_parallel_file(prepare.parallel)
         except ParallelFileError as exc:
