@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sentence_distill import assets
 from sentence_distill.config.schema import Params
 from sentence_distill.fileio import link_or_copy
 from sentence_distill.integrity import check_model_files
@@ -169,6 +170,7 @@ def write_pca_model(
     from safetensors.torch import save_file
 
     check_model_files(student)  # what dvc.lock recorded, or nothing is built from it
+    assets.check_model_folder(student)  # as loading it would: its modules' folders inside it, their types ours
     entries = json.loads((student / MODULES_FILE).read_text(encoding="utf8"))
     tail = entries[-1:] if entries and class_name(entries[-1]) == "Normalize" else []
     body = entries[: len(entries) - len(tail)]

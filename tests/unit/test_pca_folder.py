@@ -18,6 +18,7 @@ from sentence_transformers.sentence_transformer.modules import Normalize, Static
 from sklearn.decomposition import PCA
 
 from sentence_distill import assets
+from sentence_distill.assets import AssetError
 from sentence_distill.models import embed_corpus, split_normalize, without_normalize
 from sentence_distill.paths import student_dir, student_embeddings_dir
 from sentence_distill.students.body import BODY_OUTPUT, StaleBodyCacheError, body_cache, record_body_cache
@@ -124,3 +125,18 @@ def test_the_pca_stage_finds_the_cache_of_its_student_and_refuses_another(
     pooling.write_text(json.dumps(changed))
     with pytest.raises(StaleBodyCacheError, match="student_embeddings@X"):
         body_cache("X")
+
+
+def test_a_student_whose_modules_lie_outside_its_folder_is_refused(minilm_student: Path, tmp_path: Path) -> None:
+    """The folder is read as files, not loaded, yet the checks of loading hold: no module folder outside it."""
+    student = tmp_path / "student"
+    shutil.copytree(minilm_student, student, copy_function=os.link)
+    modules = json.loads((student / "modules.json").read_text())
+    modules[1]["path"] = "../elsewhere"
+    (student / "modules.json").unlink()  # a new file: the fixture's keeps its bytes
+    (student / "modules.json").write_text(json.dumps(modules))
+    pca = PCA(n_components=4).fit(np.random.default_rng(0).normal(size=(8, 384)))
+    (tmp_path / "written").mkdir()
+    with pytest.raises(AssetError, match="elsewhere"):
+        write_pca_model(student, tmp_path / "written", pca, 4)
+    assert not any((tmp_path / "written").iterdir())
