@@ -4,7 +4,7 @@ no model met and the nearest one. The Prefect run's ``distill-selected`` artifac
 from __future__ import annotations
 
 from sentence_distill.records.selection import Candidate, Rule, Selection
-from sentence_distill.report.rows import QUALITY
+from sentence_distill.report.rows import ranked_name
 from sentence_distill.report.selection import LIMITS, part_text, rule_parts
 
 LIMIT_NAMES = {
@@ -18,7 +18,7 @@ LIMIT_NAMES = {
 def score_text(c: Candidate, rank_on: str) -> str:
     """The score ranked on (x100) and, when it is not a share already, the share of the teacher's it keeps."""
     share = "" if c.score == c.kept else f" ({100 * c.kept:.2f}% of the teacher's)"
-    return f"{QUALITY[rank_on][2]} **{100 * c.score:.2f}**{share}"
+    return f"{ranked_name(rank_on, in_words=True)} **{100 * c.score:.2f}**{share}"
 
 
 def figures_text(c: Candidate) -> str:
@@ -49,9 +49,10 @@ def rule_text(rule: Rule) -> str:
 
 
 def runners_up_table(runners_up: list[Candidate], rank_on: str) -> list[str]:
+    score = ranked_name(rank_on, in_words=True)
     lines = [
-        f"| runner-up | backend | speed-up [spread] | {QUALITY[rank_on][2]} | of the teacher's | size MB "
-        "| bytes/emb | latency p95 ms |",
+        f"| runner-up | backend | speed-up [spread] | {score} | of the teacher's | size MB | bytes/emb "
+        "| latency p95 ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in runners_up:

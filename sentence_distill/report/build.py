@@ -30,13 +30,13 @@ from sentence_distill.report.answer import answer_section
 from sentence_distill.report.charts import write_charts
 from sentence_distill.report.reference_comparison import reference_comparison, reference_section
 from sentence_distill.report.rows import (
-    QUALITY,
     best_student,
     collect_rows,
     embedding_rows,
     fastest_within_one_point,
     model_rows,
     pareto_front,
+    ranked_name,
     sanity_warnings,
     storage_front,
 )
@@ -63,7 +63,7 @@ def build_report(
     summary); return the report's text."""
     params = params or load_params(check_inputs=False)
     rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
-    quality_name = QUALITY[params.select.rank_on][1]
+    quality_name = ranked_name(params.select.rank_on)
     benchmark = BenchmarkFile.read(benchmark_file)
     models, embeddings = model_rows(rows), embedding_rows(rows)
     model_front, storage = pareto_front(models), storage_front(embeddings)

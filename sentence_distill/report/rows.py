@@ -37,6 +37,11 @@ def ranked_figure(metrics: VariantMetrics, rank_on: str) -> float | None:
     return getattr(metrics, QUALITY[rank_on][0])
 
 
+def ranked_name(rank_on: str, *, in_words: bool = False) -> str:
+    """What ``rank_on`` is called: on the charts' axis (its unit said), or in a sentence."""
+    return QUALITY[rank_on][2 if in_words else 1]
+
+
 @dataclass(frozen=True)
 class Row:
     """A model (``kind`` model, with the benchmark's figures) or an embedding precision of one (``kind``
@@ -112,7 +117,7 @@ def collect_rows(
         for label, metrics in EvaluationFile.read(file).variants.items():
             quality = ranked_figure(metrics, params.select.rank_on)
             if quality is None:
-                figure = QUALITY[params.select.rank_on][0]
+                figure = ranked_name(params.select.rank_on)
                 raise KeyError(f"{file} has no {figure} for {label}: rerun the evaluate stages (dvc repro)")
             kept = metrics.stsb_test_spearman / teacher_score
             if EMBEDDING_MARK in label:

@@ -22,7 +22,7 @@ import math
 from sentence_distill.config.schema import SelectParams
 from sentence_distill.paths import TEACHER
 from sentence_distill.records.selection import Candidate, Rule, Selection
-from sentence_distill.report.rows import QUALITY, Row, faster, model_rows
+from sentence_distill.report.rows import Row, faster, model_rows, ranked_name
 
 RUNNERS_UP = 3
 LIMITS = ("max_latency_p95_ms", "max_size_mb", "max_bytes_per_embedding")  # constraints with an upper bound
@@ -52,7 +52,7 @@ def rule_parts(rule: Rule) -> list[str]:
 def part_text(part: str, rule: Rule) -> str:
     """A part of the rule in words."""
     if part == "floor":
-        return f"the floor ({100 * rule.floor:g}% of the teacher's {QUALITY[rule.rank_on][2]})"
+        return f"the floor ({100 * rule.floor:g}% of the teacher's {ranked_name(rule.rank_on, in_words=True)})"
     if part == "backends":
         return f"the backends ({', '.join(rule.backends)})"
     bound = getattr(rule, part)
@@ -137,7 +137,7 @@ def rule_of(select: SelectParams) -> Rule:
 
 def select_model(rows: list[Row], select: SelectParams) -> Selection:
     """Apply the rule to the report's rows (``collect_rows``, ranked on ``select.rank_on``)."""
-    rule, quality_name = rule_of(select), QUALITY[select.rank_on][2]
+    rule, quality_name = rule_of(select), ranked_name(select.rank_on, in_words=True)
     teacher = next(r for r in rows if r.model == TEACHER)
     pool = [r for r in model_rows(rows) if r.model != TEACHER]
     figures = {r.model: candidate(r, teacher.quality, rule) for r in pool}
