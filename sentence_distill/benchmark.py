@@ -206,10 +206,9 @@ def time_rounds(timed: dict[str, Timed], sentences: list[str], params: Benchmark
         return lambda: t.model.encode(sentences, batch_size=params.batch_size)
 
     for t in tqdm(timed.values(), unit="model", desc="warm-up and autorange"):
-        t.model.encode(sentences[: params.batch_size], batch_size=params.batch_size)
         for query in queries[:3]:
             t.model.encode([query], batch_size=1)
-        t.repetitions = autorange(throughput(t), params.min_seconds)
+        t.repetitions = autorange(throughput(t), params.min_seconds)  # its first encode warms the model up
     rng = random.Random(params.seed)
     progress = tqdm(
         total=params.rounds * len(timed), unit="model", desc="timing (rounds x models)"
@@ -272,6 +271,9 @@ def environment(params: BenchmarkParams) -> BenchmarkEnvironment:
 def run_benchmark(params: Params) -> BenchmarkFile:
     """Load every model the params build, time them all, and summarise."""
     bench = params.benchmark
+    # Tokenization on one thread for every model, however the stage was started: left to the environment, the
+    # tokenizers library may split a batch over every core, beside the runtimes' own ``threads``.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     torch.set_num_threads(bench.threads)
     sentences = benchmark_sentences(bench.sentences, bench.seed)
     timed, shapes = load_models(params)
