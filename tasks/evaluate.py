@@ -3,11 +3,13 @@
 - ``python -m tasks.evaluate teacher`` writes ``metrics/eval/teacher.json``.
 - ``python -m tasks.evaluate NAME`` evaluates ``models/NAME/student`` and its int8 copies
   ``models/NAME/quantized/<backend>`` into ``metrics/eval/NAME.json``, and keeps each one's body
-  outputs (every module before PCA and ``Normalize``) for the evaluation sentences in
-  ``data/evaluation_bodies/NAME``.
+  outputs (every module before PCA and ``Normalize``) for the evaluation, check and calibration
+  sentences in ``data/evaluation_bodies/NAME``.
 - ``python -m tasks.evaluate NAME DIM`` evaluates ``models/NAME/pca/DIM`` and its int8 copies into
   ``metrics/eval/NAME-pcaDIM.json``, applying each one's PCA and ``Normalize`` to those stored body
-  outputs instead of running the body again.
+  outputs instead of running the body again; each encodes only the check sentences itself, to prove that path.
+
+Each body encodes each list of texts once, and each stage reads its inputs once.
 
 Per variant (``sentence_distill/evaluation/``; the file's record: ``sentence_distill/records/evaluation.py``):
 four task families (``task_families.py``), each with its share of the teacher's figure and the mean of those

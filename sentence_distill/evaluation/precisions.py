@@ -12,8 +12,8 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.util.quantization import quantize_embeddings
 
 from sentence_distill.config.schema import EvaluateParams
-from sentence_distill.data.corpus import corpus_sentences, stsb_evaluator
-from sentence_distill.evaluation.scoring import PrecomputedSimilarityEvaluator, other_families
+from sentence_distill.evaluation.inputs import EvaluationInputs
+from sentence_distill.evaluation.scoring import PrecomputedSimilarityEvaluator
 from sentence_distill.records.evaluation import VariantMetrics
 
 BITS_PER_VALUE = {"int8": 8, "uint8": 8, "binary": 1, "ubinary": 1}
@@ -48,29 +48,23 @@ def embedding_quantization(
     model: SentenceTransformer,
     base: VariantMetrics,
     embeddings: dict,
+    calibration: np.ndarray,
+    inputs: EvaluationInputs,
     params: EvaluateParams,
-    truncate_dim: int | None = None,
 ) -> dict[str, VariantMetrics]:
-    """STSb kept and bytes per embedding for each embedding precision, calibrated on the training corpus
-    (on the model's first ``truncate_dim`` dimensions when given, as ``embeddings`` are)."""
-    calibration = model.encode(
-        corpus_sentences("train")[: params.calibration_sentences],
-        batch_size=params.batch_size,
-        normalize_embeddings=True,
-        truncate_dim=truncate_dim,
-    )
+    """STSb kept and bytes per embedding for each embedding precision, its ranges set by ``calibration`` (the
+    model's unit-length embeddings of ``inputs.calibration``, training sentences, cut as ``embeddings`` are)."""
     unit = {s: v / np.linalg.norm(v) for s, v in embeddings.items()}
     results = {}
     for precision in params.embedding_precisions:
-        evaluator = stsb_evaluator(
-            "test",
+        score = inputs.stsb_test_spearman(
+            model,
+            unit,
             params.batch_size,
             CalibratedSimilarityEvaluator,
             precision=precision,
             calibration_embeddings=calibration,
-            embeddings=unit,
         )
-        score = evaluator(model)["sts-test_spearman_cosine"]
         texts = list(unit)
         vectors = dict(zip(texts, quantized(np.stack([unit[t] for t in texts]), precision, calibration), strict=True))
         results[precision] = VariantMetrics(
@@ -80,6 +74,6 @@ def embedding_quantization(
             bytes_per_embedding=base.dimension * BITS_PER_VALUE[precision] // 8,
             stsb_test_spearman=score,
             stsb_test_kept_vs_float32=score / base.stsb_test_spearman,
-            **other_families(vectors, params).metrics_fields(),
+            **inputs.families(vectors, params).metrics_fields(),
         )
     return results

@@ -5,12 +5,17 @@ its embeddings of the evaluation sentences, MSE to the teacher's embeddings of t
 slice (when its axes are the teacher's), its size, and each family's share of the teacher's figure.
 The fp32 model of each also scores every embedding precision; a Matryoshka student also scores each
 cut of its output (``<name>-mrl<k>``).
+
+Each body encodes each list of texts once per run: a student's evaluation stores its body's outputs for
+the evaluation, check and calibration sentences, and each PCA model's evaluation applies its PCA to them;
+a PCA model encodes only the check sentences itself, to prove that path. The stage reads its inputs once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +24,18 @@ from tqdm.auto import tqdm
 
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
-from sentence_distill.data.corpus import corpus_sentences, stsb_evaluator
+from sentence_distill.embedding_cache import EmbeddingCache
+from sentence_distill.evaluation.inputs import EvaluationInputs
 from sentence_distill.evaluation.precisions import embedding_quantization
-from sentence_distill.evaluation.scoring import (
-    PrecomputedSimilarityEvaluator,
-    check_sentences,
-    disk_bytes,
-    evaluation_sentences,
-    other_families,
-    parameter_count,
+from sentence_distill.evaluation.scoring import disk_bytes, parameter_count
+from sentence_distill.evaluation.shared_body import (
+    CALIBRATION_BODY,
+    CHECK_BODY,
+    EVALUATION_BODY,
+    BodyStore,
+    SharedBody,
+    check_shared_body,
 )
-from sentence_distill.evaluation.shared_body import SharedBody, check_shared_body
 from sentence_distill.evaluation.task_families import kept_shares
 from sentence_distill.models import load_model, load_variant, open_teacher_cache
 from sentence_distill.paths import (
@@ -47,153 +53,206 @@ from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
 log = logging.getLogger(__name__)
 
 
-def evaluate_model(
-    label: str,
-    model: SentenceTransformer,
-    folder: Path | None,
-    params: Params,
-    shared: SharedBody,
-    check_body: SharedBody,
-    fp32_folder: Path | None = None,
-    mse_to_teacher: bool = True,
-) -> tuple[VariantMetrics, dict[str, np.ndarray]]:
-    """Metrics of one variant, and its embeddings of the evaluation sentences (``shared``).
+class TeacherHeldout:
+    """The teacher's embeddings of the held-out corpus slice, read from its cache once, when a variant needs them."""
 
-    ``check_body`` holds the body's outputs for a few sentences: the variant's own encode of them
-    must match, which proves the shared path scores what the variant itself computes. Parameters are
-    counted in ``fp32_folder`` (default ``folder``): an int8 folder keeps no fp32 weights to count,
-    and quantization does not change how many there are. ``mse_to_teacher``: false for a model whose
-    outputs live in other axes than the teacher's (a Matryoshka student's), though of its dimension.
-    """
-    batch = params.evaluate.batch_size
-    embeddings = shared.embeddings(model)
-    own = model.encode(check_body.sentences, batch_size=batch)
-    check_shared_body(label, own, check_body.stacked(model))
+    def __init__(self, heldout: list[str]) -> None:
+        self.heldout = heldout
+
+    @cached_property
+    def cache(self) -> EmbeddingCache:
+        return open_teacher_cache()
+
+    @cached_property
+    def vectors(self) -> np.ndarray:
+        return self.cache.lookup(self.heldout)
+
+    def mse_x100(self, embeddings: dict[str, np.ndarray], dimension: int) -> float | None:
+        """MSE x100 of the variant's embeddings of the slice to the teacher's; None when its dimension differs."""
+        if dimension != self.cache.dimension:
+            return None
+        diff = np.stack([embeddings[s] for s in self.heldout]) - self.vectors
+        return float((diff**2).mean() * 100)
+
+
+def evaluate_model(
+    model: SentenceTransformer,
+    embeddings: dict[str, np.ndarray],
+    inputs: EvaluationInputs,
+    params: Params,
+    *,
+    folder: Path | None,
+    parameters: int | None,
+    teacher: TeacherHeldout | None,
+) -> VariantMetrics:
+    """Metrics of one variant from its embeddings of the evaluation sentences. Parameters are counted in the fp32
+    model (an int8 folder keeps no fp32 weights to count, and quantization does not change how many there are).
+    ``teacher``: None for a model whose outputs live in other axes than the teacher's (a Matryoshka student's),
+    though of its dimension, or whose sentences leave out the held-out slice."""
     dimension = model.get_embedding_dimension()
-    stsb_test = stsb_evaluator("test", batch, PrecomputedSimilarityEvaluator, embeddings=embeddings)(model)
-    families = other_families(embeddings, params.evaluate)
-    teacher_cache = open_teacher_cache()
-    mse = None
-    if mse_to_teacher and dimension == teacher_cache.dimension:
-        heldout = corpus_sentences("heldout")
-        diff = np.stack([embeddings[s] for s in heldout]) - teacher_cache.lookup(heldout)
-        mse = float((diff**2).mean() * 100)
-    result = VariantMetrics(
+    return VariantMetrics(
         dimension=dimension,
         bytes_per_embedding=dimension * 4,
-        stsb_test_spearman=stsb_test["sts-test_spearman_cosine"],
-        **families.metrics_fields(),
-        mse_to_teacher_x100=mse,
+        stsb_test_spearman=inputs.stsb_test_spearman(model, embeddings, params.evaluate.batch_size),
+        **inputs.families(embeddings, params.evaluate).metrics_fields(),
+        mse_to_teacher_x100=None if teacher is None else teacher.mse_x100(embeddings, dimension),
         disk_bytes=None if folder is None else disk_bytes(folder),
-        parameters=None if folder is None else parameter_count(fp32_folder or folder),
+        parameters=parameters,
     )
-    return result, embeddings
 
 
 def evaluate_truncation(
-    label: str,
     model: SentenceTransformer,
     dim: int,
     full: VariantMetrics,
     embeddings: dict[str, np.ndarray],
-    check_body: SharedBody,
+    inputs: EvaluationInputs,
     params: Params,
 ) -> tuple[VariantMetrics, dict[str, np.ndarray]]:
     """A Matryoshka student's first ``dim`` output dimensions, normalized: what ``SentenceTransformer(path,
     truncate_dim=dim)`` gives (with ``normalize_embeddings`` or cosine). Scored on ``embeddings``, the full
-    model's, cut; the model's own truncated encode of the check sentences must match them."""
-    own = model.encode(
-        check_body.sentences, batch_size=params.evaluate.batch_size, truncate_dim=dim, normalize_embeddings=True
-    )
-    check_shared_body(label, own, check_body.stacked(model)[:, :dim])
+    model's, cut."""
     vectors = {s: v[:dim] / np.linalg.norm(v[:dim]) for s, v in embeddings.items()}
-    stsb_test = stsb_evaluator("test", params.evaluate.batch_size, PrecomputedSimilarityEvaluator, embeddings=vectors)(
-        model
-    )
     return VariantMetrics(
         dimension=dim,
         bytes_per_embedding=dim * 4,
-        stsb_test_spearman=stsb_test["sts-test_spearman_cosine"],
-        **other_families(vectors, params.evaluate).metrics_fields(),
+        stsb_test_spearman=inputs.stsb_test_spearman(model, vectors, params.evaluate.batch_size),
+        **inputs.families(vectors, params.evaluate).metrics_fields(),
         disk_bytes=full.disk_bytes,
         parameters=full.parameters,
     ), vectors
 
 
+def with_precisions(
+    label: str,
+    model: SentenceTransformer,
+    metrics: VariantMetrics,
+    embeddings: dict[str, np.ndarray],
+    calibration: np.ndarray,
+    inputs: EvaluationInputs,
+    params: Params,
+) -> dict[str, VariantMetrics]:
+    """The variant's row and one per embedding precision (``<label>-emb-<precision>``)."""
+    quantized = embedding_quantization(model, metrics, embeddings, calibration, inputs, params.evaluate)
+    return {label: metrics, **{f"{label}-emb-{precision}": m for precision, m in quantized.items()}}
+
+
 def evaluate_teacher(params: Params) -> EvaluationFile:
+    inputs = EvaluationInputs.read(params.evaluate)
     teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
     batch = params.evaluate.batch_size
     local = Path(assets.resolve_model(params.teacher.model))
-    shared = SharedBody(teacher, evaluation_sentences(with_heldout=True), batch)
-    check_body = SharedBody(teacher, check_sentences(params.evaluate.check_sentences), batch)
-    metrics, embeddings = evaluate_model(
-        TEACHER, teacher, local if local.is_dir() else None, params, shared, check_body
+    embeddings = SharedBody(teacher, inputs.sentences(with_heldout=True), batch).embeddings(teacher)
+    metrics = evaluate_model(
+        teacher,
+        embeddings,
+        inputs,
+        params,
+        folder=local if local.is_dir() else None,
+        parameters=sum(p.numel() for p in teacher.parameters()),
+        teacher=TeacherHeldout(inputs.heldout),
     )
-    metrics = replace(metrics, parameters=sum(p.numel() for p in teacher.parameters()))
-    variants = {TEACHER: metrics}
-    for precision, m in embedding_quantization(teacher, metrics, embeddings, params.evaluate).items():
-        variants[f"{TEACHER}-emb-{precision}"] = m
+    (calibration,) = SharedBody(teacher, inputs.calibration, batch).normalized(teacher, batch, [None]).values()
+    variants = with_precisions(TEACHER, teacher, metrics, embeddings, calibration, inputs, params)
     return EvaluationFile({label: replace(m, **kept_shares(m, metrics)) for label, m in variants.items()})
+
+
+def student_bodies(
+    model: SentenceTransformer,
+    store: BodyStore,
+    inputs: EvaluationInputs,
+    with_heldout: bool,
+    batch: int,
+    calibrate: bool,
+) -> tuple[SharedBody, SharedBody | None]:
+    """The student's body outputs for the evaluation sentences (and with ``calibrate`` the calibration ones),
+    kept in ``store`` with those for the check sentences, for its PCA models' evaluation (each list encoded
+    once, by itself)."""
+    store.write()
+    shared = SharedBody(model, inputs.sentences(with_heldout), batch, store=store, output=EVALUATION_BODY)
+    SharedBody(model, inputs.check, batch, store=store, output=CHECK_BODY, as_listed=True)
+    if not calibrate:
+        return shared, None
+    return shared, SharedBody(model, inputs.calibration, batch, store=store, output=CALIBRATION_BODY, as_listed=True)
+
+
+def pca_bodies(
+    label: str,
+    model: SentenceTransformer,
+    store: BodyStore,
+    inputs: EvaluationInputs,
+    with_heldout: bool,
+    batch: int,
+    calibrate: bool,
+) -> tuple[SharedBody, SharedBody | None]:
+    """The student's stored body outputs for the evaluation sentences (and with ``calibrate`` the calibration
+    ones), once the PCA model's own encode of the check sentences matches its PCA applied to the stored outputs
+    for them."""
+    check = SharedBody.stored(store, inputs.check, batch, CHECK_BODY)
+    check_shared_body(label, model.encode(check.sentences, batch_size=batch), check.stacked(model))
+    shared = SharedBody.stored(store, inputs.sentences(with_heldout), batch, EVALUATION_BODY)
+    return shared, SharedBody.stored(store, inputs.calibration, batch, CALIBRATION_BODY) if calibrate else None
 
 
 def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationFile:
     """The student (``dim`` None) or its ``dim``-dimensional PCA model, in fp32 and each int8 copy.
 
-    Every group's body runs on the evaluation sentences only when the student itself is evaluated;
-    a PCA dimension reads those outputs from the cache, and reruns the body only on the check sentences.
+    Every group's body runs on the evaluation texts only when the student itself is evaluated; a PCA
+    dimension reads those outputs from the cache, and its own model encodes only the check sentences.
+    A static student's PCA may be folded into its table, so the student's outputs are not its input;
+    a table lookup costs milliseconds: that PCA model embeds the sentences itself.
     """
+    inputs = EvaluationInputs.read(params.evaluate)
     teacher_result = EvaluationFile.read(eval_file(TEACHER)).variants[TEACHER]
-    check_set = check_sentences(params.evaluate.check_sentences)
+    teacher = TeacherHeldout(inputs.heldout)
+    spec = params.students[name]
     batch = params.evaluate.batch_size
+    parameters = parameter_count(variant_folder(name, FP32, dim))
     variants: dict[str, VariantMetrics] = {}
     groups = student_groups(name, params.backends_for(name))
-    truncations = params.students[name].matryoshka_dims if dim is None else []
+    truncations = spec.matryoshka_dims if dim is None else []
     for group, student_folder in tqdm(groups.items(), total=len(groups), unit="model", desc=f"evaluating {name}"):
-        student = load_variant(student_folder)
-        with_heldout = (
-            student.get_embedding_dimension() == teacher_result.dimension and not params.students[name].matryoshka_dims
-        )
         label, folder = variant_label(name, group, dim), variant_folder(name, group, dim)
         log.info("evaluating %s (%s)", label, folder)
-        model = student if dim is None else load_variant(folder)
-        if dim is not None and params.students[name].static:
-            # its PCA may be folded into the table, so the student's outputs are not its input; a table lookup
-            # costs milliseconds: the PCA model embeds the sentences itself
-            shared = SharedBody(model, evaluation_sentences(with_heldout), batch)
-            check_body = SharedBody(model, check_set, batch)
+        model = load_variant(folder)
+        root = body_cache_root(name, group)
+        # a PCA dimension reads the student's body from what its evaluation stored, without loading the student
+        store = BodyStore.read(root, student_folder) if dim else BodyStore.for_model(model, root, student_folder)
+        # the student's own dimension is its body's: Normalize keeps it
+        with_heldout = store.dimension == teacher_result.dimension and not spec.matryoshka_dims
+        calibrate = group == FP32 and bool(params.evaluate.embedding_precisions)
+        if dim is None:
+            shared, calibration = student_bodies(model, store, inputs, with_heldout, batch, calibrate)
+        elif spec.static:
+            shared = SharedBody(model, inputs.sentences(with_heldout), batch)
+            calibration = SharedBody(model, inputs.calibration, batch) if calibrate else None
         else:
-            shared = SharedBody(
-                student,
-                evaluation_sentences(with_heldout),
-                batch,
-                cache_root=body_cache_root(name, group),
-                model_dir=student_folder,
-                fill=dim is None,
-            )
-            check_body = SharedBody(student, check_set, batch)
-        metrics, embeddings = evaluate_model(
-            label,
+            shared, calibration = pca_bodies(label, model, store, inputs, with_heldout, batch, calibrate)
+        embeddings = shared.embeddings(model)
+        metrics = evaluate_model(
             model,
-            folder,
+            embeddings,
+            inputs,
             params,
-            shared,
-            check_body,
-            fp32_folder=variant_folder(name, FP32, dim),
-            mse_to_teacher=with_heldout,
+            folder=folder,
+            parameters=parameters,
+            teacher=teacher if with_heldout else None,
         )
-        variants[label] = metrics
-        if group == FP32:
-            for precision, m in embedding_quantization(model, metrics, embeddings, params.evaluate).items():
-                variants[f"{label}-emb-{precision}"] = m
+        calibrated = {} if calibration is None else calibration.normalized(model, batch, [None, *truncations])
+        if calibrated:
+            variants |= with_precisions(label, model, metrics, embeddings, calibrated[None], inputs, params)
+        else:
+            variants[label] = metrics
         for k in truncations:
             truncated = truncated_label(name, group, k)
             log.info("evaluating %s (%s, its first %d dimensions)", truncated, folder, k)
-            m, vectors = evaluate_truncation(truncated, model, k, metrics, embeddings, check_body, params)
+            m, vectors = evaluate_truncation(model, k, metrics, embeddings, inputs, params)
             # no model of its own: it runs as the model it cuts (its speed), and its fp32 row is the fp32 cut
-            variants[truncated] = replace(m, runs_as=label, fp32_model=truncated_label(name, FP32, k))
-            if group == FP32:
-                for precision, q in embedding_quantization(model, m, vectors, params.evaluate, truncate_dim=k).items():
-                    variants[f"{truncated}-emb-{precision}"] = q
+            m = replace(m, runs_as=label, fp32_model=truncated_label(name, FP32, k))
+            if calibrated:
+                variants |= with_precisions(truncated, model, m, vectors, calibrated[k], inputs, params)
+            else:
+                variants[truncated] = m
     return EvaluationFile({label: replace(m, **kept_shares(m, teacher_result)) for label, m in variants.items()})
 
 

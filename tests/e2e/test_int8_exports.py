@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA
 from sentence_distill import assets
 from sentence_distill.data.sources import load_stsb
 from sentence_distill.embedding_cache import model_fingerprint
-from sentence_distill.evaluation.shared_body import SharedBody, check_shared_body
+from sentence_distill.evaluation.shared_body import BodyStore, SharedBody, check_shared_body
 from sentence_distill.models import load_variant, torch_int8
 from sentence_distill.quantization import (
     cpu_quantization_config,
@@ -128,7 +128,8 @@ def test_requantized_int8_model_is_not_scored_on_the_old_models_cached_outputs(
         else:
             shutil.copytree(openvino_int8_minilm[0], folder)
         fingerprints.append(model_fingerprint(folder, max_seq_length=minilm.max_seq_length, precision="float32"))
-        outputs.append(SharedBody(load_variant(folder), sentences, 32, cache_root=bodies, model_dir=folder).outputs)
+        model = load_variant(folder)
+        outputs.append(SharedBody(model, sentences, 32, store=BodyStore.for_model(model, bodies, folder)).outputs)
     assert fingerprints[0] != fingerprints[1], "the int8 weights changed but the fingerprint did not"
     assert len(list(bodies.iterdir())) == 2  # the re-quantized model's outputs were encoded, not read back
     own = SharedBody(load_variant(folder), sentences, 32).outputs  # the re-quantized model, no cache
