@@ -116,5 +116,5 @@ def release(
         for label, (folder, card) in cards.items():
             link_tree(folder, tmp / label)
             (tmp / label / CARD).write_text(card, encoding="utf8")
-    log.info("released %d models in %s", len(cards), release_dir)
+    log.info("released %d folders in %s%s", len(cards), release_dir, f" ({SELECTED}: {chosen.model})" if chosen else "")
     return list(cards)

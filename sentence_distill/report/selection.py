@@ -114,11 +114,16 @@ def choose(meeting: list[Row], objective: str, quality_name: str) -> tuple[Row, 
     if chosen is best:
         others = f", {len(tied) - 1} more within its spread score lower" if len(tied) > 1 else ""
         return chosen, f"the fastest {of}{others}"
-    overlapping = ", ".join(r.model for r in tied if r is not best)
+    others = [r.model for r in tied if r is not best]
+    overlapping = (
+        f"the speed-up spread of {others[0]} overlaps it"
+        if len(others) == 1
+        else f"the speed-up spreads of {', '.join(others[:-1])} and {others[-1]} overlap it"
+    )
     return chosen, (
         f"{best.model} has the highest median speed-up {of} ({best.speedup:.2f}x [{best.speedup_q1:.2f}-"
-        f"{best.speedup_q3:.2f}]), but the speed-up spread of {overlapping} overlaps it: the measurement does not "
-        f"tell them apart, so the highest {quality_name} among them is chosen"
+        f"{best.speedup_q3:.2f}]), but {overlapping}: the measurement does not tell them apart, so the highest "
+        f"{quality_name} among them is chosen"
     )
 
 

@@ -106,6 +106,17 @@ def test_fastest_within_the_spread_takes_the_higher_score() -> None:
     assert chosen.unmet == [] and chosen.nearest is None
 
 
+def test_every_model_inside_the_fastest_spread_is_named() -> None:
+    tied = [
+        row("teacher", 0.80),
+        row("X", 0.78, (6.0, 5.0, 7.0)),
+        row("Y", 0.79, (5.5, 4.5, 6.5)),
+        row("Z", 0.785, (5.8, 5.2, 6.0)),
+    ]
+    found = select_model(tied, SelectParams(floor=0.9))
+    assert found.chosen.model == "Y" and "the speed-up spreads of Z and Y overlap it" in found.why
+
+
 def test_fastest_beyond_the_spread_wins_on_speed_alone() -> None:
     """At a floor of 87%, C (50x [45-55]) is faster than every other model beyond the spread: it is chosen though
     it scores lowest."""
