@@ -4,6 +4,11 @@ translation retrieval of parallel pairs where the pipeline has them.
 Plain functions over embeddings computed beforehand (one row per document or sentence), so a model's
 vectors are made once and shared by every family. scikit-learn fits the classifier and the k-means
 and computes the metrics (nDCG@10 for retrieval too; MRR@10 is one line of numpy).
+
+The scoring runs on one thread (``single_threaded``). After an encode, torch's OpenMP threads keep spinning for
+work, and scikit-learn's own OpenMP and BLAS pools, sized to every core, then wait on them: a k-means of the
+evaluation articles ran many times slower that way than on one thread, with the same clusters. These fits are
+small; threads buy them nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, ndcg_score, v_measure_score
+from threadpoolctl import threadpool_limits
 
 from sentence_distill.records.evaluation import FamilyScores, OwnTaskScores, ShotScores, VariantMetrics
 
@@ -129,6 +135,11 @@ KEPT_SHARES = {  # each family's kept share (a VariantMetrics field): this figur
 }
 
 
+def single_threaded() -> threadpool_limits:
+    """One thread for every OpenMP and BLAS pool in the process (torch's too), until the block ends."""
+    return threadpool_limits(limits=1)
+
+
 def family_scores(
     vectors: Mapping[str, np.ndarray],
     documents: Sequence[str],
@@ -148,18 +159,19 @@ def family_scores(
     user's own tasks (``OwnTasks.scores`` of the same vectors), are kept beside them."""
     labels = np.asarray(topics)
     articles = np.stack([vectors[text] for text in documents]).astype(np.float32)
-    by_shot = {
-        shot: ShotScores(**few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot))
-        for shot in shots
-    }
-    clustering = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
-    retrieval = retrieval_scores(pairs, vectors, retrieval_min_score)
-    translation = {}
-    if translations:
-        sources, targets = zip(*translations, strict=True)
-        translation = translation_scores(
-            np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets])
-        )
+    with single_threaded():
+        by_shot = {
+            shot: ShotScores(**few_shot_classification(articles, labels, per_class=shot, draws=draws, seed=shot))
+            for shot in shots
+        }
+        clustering = clustering_v_measure(articles, labels, seeds=range(clustering_seeds))
+        retrieval = retrieval_scores(pairs, vectors, retrieval_min_score)
+        translation = {}
+        if translations:
+            sources, targets = zip(*translations, strict=True)
+            translation = translation_scores(
+                np.stack([vectors[t] for t in sources]), np.stack([vectors[t] for t in targets])
+            )
     return FamilyScores(
         classification_shots=by_shot,
         classification_accuracy=float(np.mean([by_shot[shot].accuracy for shot in shots])),
