@@ -45,14 +45,16 @@ def static_model(dimension: int) -> SentenceTransformer:
 
 
 def test_every_round_times_a_fast_model_over_its_count_of_encodes() -> None:
-    params = BenchmarkParams(sentences=len(SENTENCES), batch_size=16, latency_queries=2, rounds=3, min_seconds=0.2)
+    # 0.5 s: a loaded machine can stretch one encode of milliseconds past 0.2 s (this failed once beside two
+    # training processes on 2 cores), not past half a second
+    params = BenchmarkParams(sentences=len(SENTENCES), batch_size=16, latency_queries=2, rounds=3, min_seconds=0.5)
     timed = {
         "teacher": Timed(static_model(64), "cpu", "teacher", "teacher"),
         "S": Timed(static_model(16), "cpu", "teacher", "S"),
     }
     time_rounds(timed, SENTENCES, params)
     for t in timed.values():
-        assert t.repetitions > 1  # one encode of 64 sentences takes milliseconds: far less than 0.2 s
+        assert t.repetitions > 1  # one encode of 64 sentences takes milliseconds: far less than 0.5 s
         assert len(t.seconds) == params.rounds and len(t.latencies) == params.rounds * params.latency_queries
         assert all(seconds < params.min_seconds for seconds in t.seconds), t.seconds  # per encode, not per round
     speeds = summarise(timed, len(SENTENCES))
