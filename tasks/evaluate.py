@@ -19,7 +19,8 @@ their k-means clustering (V-measure); retrieval of STSb test paraphrases (nDCG@1
 a share of the teacher's. Also MSE to the teacher's embeddings on the held-out corpus slice (when dimensions
 match), size on disk, parameter count, embedding dimension and bytes per embedding; for the teacher, each
 student and each PCA model in fp32, every embedding precision (int8, uint8, binary embeddings) on every family
-too. A Matryoshka student's evaluation also scores each of its ``matryoshka_dims`` k on every model of it: rows
+too; each own task of ``evaluate.tasks`` (``own_tasks.py``), its figures and its share of the teacher's headline
+figure. A Matryoshka student's evaluation also scores each of its ``matryoshka_dims`` k on every model of it: rows
 ``NAME-mrlK`` (and ``NAME-mrlK-<backend>``), its embeddings cut to k dimensions and normalized.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from sentence_distill.cli import run_for_student, stage_main
 from sentence_distill.config.schema import Params
+from sentence_distill.data.task_files import TaskFileError
 from sentence_distill.evaluation.variants import evaluation
 from sentence_distill.paths import TEACHER, eval_file
 
@@ -46,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(stage_main(main))
+    raise SystemExit(stage_main(main, messages=(TaskFileError,)))

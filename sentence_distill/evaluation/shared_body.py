@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EVALUATION_BODY = "evaluation-body"
 CHECK_BODY = "check-body"
 CALIBRATION_BODY = "calibration-body"
+OWN_TASKS_BODY = "own-tasks-body"
 BODY_FILE = "body.json"  # beside a student's stored outputs: what its PCA models' evaluation needs to read them
 EVALUATE_FIRST = "evaluate the student first (python -m tasks.evaluate NAME)"
 SHARED_BODY_MIN_COSINE = 0.999

@@ -7,7 +7,8 @@ The fp32 model of each also scores every embedding precision; a Matryoshka stude
 cut of its output (``<name>-mrl<k>``).
 
 Each body encodes each list of texts once per run: a student's evaluation stores its body's outputs for
-the evaluation, check and calibration sentences, and each PCA model's evaluation applies its PCA to them;
+the evaluation, check and calibration sentences and the own tasks' texts, and each PCA model's evaluation applies
+its PCA to them;
 a PCA model encodes only the check sentences itself, to prove that path. The stage reads its inputs once.
 """
 
@@ -32,6 +33,7 @@ from sentence_distill.evaluation.shared_body import (
     CALIBRATION_BODY,
     CHECK_BODY,
     EVALUATION_BODY,
+    OWN_TASKS_BODY,
     BodyStore,
     SharedBody,
     check_shared_body,
@@ -137,12 +139,30 @@ def with_precisions(
     return {label: metrics, **{f"{label}-emb-{precision}": m for precision, m in quantized.items()}}
 
 
+def own_task_body(
+    model: SentenceTransformer, inputs: EvaluationInputs, batch: int, store: BodyStore | None = None
+) -> SharedBody | None:
+    """The body's outputs for the own tasks' texts (None without tasks), with ``store`` kept there for the PCA
+    models: a list of their own, so that the evaluation sentences' batches, and their figures, stay as they are."""
+    texts = inputs.own_texts()
+    return SharedBody(model, texts, batch, store=store, output=OWN_TASKS_BODY) if texts else None
+
+
+def with_own_texts(
+    embeddings: dict[str, np.ndarray], own: SharedBody | None, model: SentenceTransformer
+) -> dict[str, np.ndarray]:
+    """``embeddings`` and ``model``'s vectors of the own tasks' texts: every variant of it (Matryoshka cuts,
+    embedding precisions) scores the tasks from the one lookup. A text in both lists keeps its evaluation vector."""
+    return embeddings if own is None else own.embeddings(model) | embeddings
+
+
 def evaluate_teacher(params: Params) -> EvaluationFile:
     inputs = EvaluationInputs.read(params.evaluate)
     teacher = load_model(params.teacher.model, params.teacher.max_seq_length)
     batch = params.evaluate.batch_size
     local = Path(assets.resolve_model(params.teacher.model))
     embeddings = SharedBody(teacher, inputs.sentences(with_heldout=True), batch).embeddings(teacher)
+    embeddings = with_own_texts(embeddings, own_task_body(teacher, inputs, batch), teacher)
     metrics = evaluate_model(
         teacher,
         embeddings,
@@ -164,16 +184,18 @@ def student_bodies(
     with_heldout: bool,
     batch: int,
     calibrate: bool,
-) -> tuple[SharedBody, SharedBody | None]:
-    """The student's body outputs for the evaluation sentences (and with ``calibrate`` the calibration ones),
-    kept in ``store`` with those for the check sentences, for its PCA models' evaluation (each list encoded
-    once, by itself)."""
+) -> tuple[SharedBody, SharedBody | None, SharedBody | None]:
+    """The student's body outputs for the evaluation sentences, the own tasks' texts (with tasks) and with
+    ``calibrate`` the calibration ones, kept in ``store`` with those for the check sentences, for its PCA models'
+    evaluation (each list encoded once, by itself)."""
     store.write()
     shared = SharedBody(model, inputs.sentences(with_heldout), batch, store=store, output=EVALUATION_BODY)
+    own = own_task_body(model, inputs, batch, store)
     SharedBody(model, inputs.check, batch, store=store, output=CHECK_BODY, as_listed=True)
     if not calibrate:
-        return shared, None
-    return shared, SharedBody(model, inputs.calibration, batch, store=store, output=CALIBRATION_BODY, as_listed=True)
+        return shared, own, None
+    calibration = SharedBody(model, inputs.calibration, batch, store=store, output=CALIBRATION_BODY, as_listed=True)
+    return shared, own, calibration
 
 
 def pca_bodies(
@@ -184,14 +206,17 @@ def pca_bodies(
     with_heldout: bool,
     batch: int,
     calibrate: bool,
-) -> tuple[SharedBody, SharedBody | None]:
-    """The student's stored body outputs for the evaluation sentences (and with ``calibrate`` the calibration
-    ones), once the PCA model's own encode of the check sentences matches its PCA applied to the stored outputs
-    for them."""
+) -> tuple[SharedBody, SharedBody | None, SharedBody | None]:
+    """The student's stored body outputs for the evaluation sentences, the own tasks' texts (with tasks) and with
+    ``calibrate`` the calibration ones, once the PCA model's own encode of the check sentences matches its PCA
+    applied to the stored outputs for them."""
     check = SharedBody.stored(store, inputs.check, batch, CHECK_BODY)
     check_shared_body(label, model.encode(check.sentences, batch_size=batch), check.stacked(model))
     shared = SharedBody.stored(store, inputs.sentences(with_heldout), batch, EVALUATION_BODY)
-    return shared, SharedBody.stored(store, inputs.calibration, batch, CALIBRATION_BODY) if calibrate else None
+    own_texts = inputs.own_texts()
+    own = SharedBody.stored(store, own_texts, batch, OWN_TASKS_BODY) if own_texts else None
+    calibration = SharedBody.stored(store, inputs.calibration, batch, CALIBRATION_BODY) if calibrate else None
+    return shared, own, calibration
 
 
 def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationFile:
@@ -222,13 +247,13 @@ def evaluate_variants(name: str, dim: int | None, params: Params) -> EvaluationF
         with_heldout = store.dimension == teacher_result.dimension and not spec.matryoshka_dims
         calibrate = group == FP32 and bool(params.evaluate.embedding_precisions)
         if dim is None:
-            shared, calibration = student_bodies(model, store, inputs, with_heldout, batch, calibrate)
+            shared, own, calibration = student_bodies(model, store, inputs, with_heldout, batch, calibrate)
         elif spec.static:
-            shared = SharedBody(model, inputs.sentences(with_heldout), batch)
+            shared, own = SharedBody(model, inputs.sentences(with_heldout), batch), own_task_body(model, inputs, batch)
             calibration = SharedBody(model, inputs.calibration, batch) if calibrate else None
         else:
-            shared, calibration = pca_bodies(label, model, store, inputs, with_heldout, batch, calibrate)
-        embeddings = shared.embeddings(model)
+            shared, own, calibration = pca_bodies(label, model, store, inputs, with_heldout, batch, calibrate)
+        embeddings = with_own_texts(shared.embeddings(model), own, model)
         metrics = evaluate_model(
             model,
             embeddings,

@@ -21,6 +21,7 @@ from tests.project import ROOT
 LOCAL_INPUTS = {
     "inputs/data": ("params.corpus", "params.stsb"),
     "inputs/models": ("teacher.model", "spec.model", "load_model(params.model"),
+    "inputs/tasks": ("OwnTasks.read(",),
 }
 NAMES_ONLY = {"report": "inputs/models"}  # names the teacher and option-1 models in its text, loads none of them
 PARAMS_CODE = "sentence_distill/config/"
