@@ -103,6 +103,7 @@ class Summary(JsonRecord):
     sanity_warnings: list[str]
     matryoshka_against_pca: list[MatryoshkaComparison] | None = omitted_when_none()
     translation_accuracy: dict[str, float] | None = omitted_when_none()
+    own_tasks_kept: dict[str, dict[str, float | None]] | None = omitted_when_none()  # model -> task (and own) -> share
     reference_comparison: ReferenceComparison | None = omitted_when_none()
 
 

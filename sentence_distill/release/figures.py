@@ -67,6 +67,8 @@ def figures(label: str, evaluation: dict[str, VariantMetrics]) -> tuple[list[dic
                         metric_value=float(value),
                     )
                 )
+    rows += own_task_rows(own)
+    results += own_task_results(own)
     cuts = [(cut_label, m) for cut_label, m in evaluation.items() if m.runs_as == label]
     for cut_label, m in sorted(cuts, key=lambda cut: -cut[1].dimension):
         rows.append(
@@ -87,6 +89,36 @@ def figures(label: str, evaluation: dict[str, VariantMetrics]) -> tuple[list[dic
                 }
             )
     return rows, results
+
+
+def own_task_rows(metrics: VariantMetrics) -> list[dict]:
+    """Each own task's figures (``evaluate.tasks``) and its share of the teacher's headline figure, and the mean
+    of those shares."""
+    rows = []
+    for name, task in (metrics.own_tasks or {}).items():
+        family = f"Your task {name} ({task.kind})"
+        rows += [{"Task family": family, "Metric": key, "Value": f"{value:.4f}"} for key, value in task.figures.items()]
+        if task.kept is not None:
+            rows.append({"Task family": family, "Metric": f"{task.headline} / teacher's", "Value": f"{task.kept:.4f}"})
+    if metrics.own_tasks_kept_mean is not None:
+        mean = f"{metrics.own_tasks_kept_mean:.4f}"
+        rows.append({"Task family": "Your tasks", "Metric": "Mean of their shares of the teacher", "Value": mean})
+    return rows
+
+
+def own_task_results(metrics: VariantMetrics) -> list[EvalResult]:
+    """Each own task's headline figure as a ``model-index`` result (the dataset: the task's name)."""
+    return [
+        EvalResult(
+            task_type=task.kind.replace("_", "-"),
+            task_name=name,
+            dataset_type=name,
+            dataset_name=name,
+            metric_type=task.headline,
+            metric_value=float(task.figures[task.headline]),
+        )
+        for name, task in (metrics.own_tasks or {}).items()
+    ]
 
 
 def speed_lines(label: str, benchmark: BenchmarkFile) -> list[str]:

@@ -8,8 +8,9 @@ Two trade-offs, two charts:
   not encoding speed: quality against bytes per embedding, ``reports/embeddings.png`` / ``.json``.
 
 Quality is STSb test Spearman, or with ``select.rank_on: average`` the mean of the four task
-families' shares of the teacher's figure (STSb, classification, clustering, retrieval); the tables
-show every family either way. The report opens with the model the selection rule (``select:``) picks
+families' shares of the teacher's figure (STSb, classification, clustering, retrieval), with an own task's
+name its headline figure, with ``own`` the mean of the own tasks' shares; the tables show every family and
+every own task's share either way. The report opens with the model the selection rule (``select:``) picks
 (``report/selection.py``), written beside the summary as ``metrics/selected.json``. Writes
 ``reports/report.md``, ``metrics/summary.json`` (``records/summary.py``) and ``metrics/selected.json``
 (``records/selection.py``).
@@ -35,6 +36,7 @@ from sentence_distill.report.rows import (
     embedding_rows,
     fastest_within_one_point,
     model_rows,
+    own_tasks_kept,
     pareto_front,
     ranked_name,
     sanity_warnings,
@@ -64,6 +66,7 @@ def build_report(
     params = params or load_params(check_inputs=False)
     rows = collect_rows(params, eval_dir=eval_dir, benchmark_file=benchmark_file)
     quality_name = ranked_name(params.select.rank_on)
+    tasks = [task.name for task in params.evaluate.tasks]
     benchmark = BenchmarkFile.read(benchmark_file)
     models, embeddings = model_rows(rows), embedding_rows(rows)
     model_front, storage = pareto_front(models), storage_front(embeddings)
@@ -78,13 +81,19 @@ def build_report(
         "",
         "STSb test Spearman (cosine) x100. The other task families (few-shot topic classification accuracy of the "
         "evaluation BBC articles, their k-means V-measure, nDCG@10 of STSb test paraphrase retrieval) and their mean "
-        "with STSb are shares of the teacher's figure. " + method_text(benchmark),
+        "with STSb are shares of the teacher's figure"
+        + (
+            f"; so are your own tasks' columns ({', '.join(tasks)}, their headline figures) and their mean. "
+            if tasks
+            else ". "
+        )
+        + method_text(benchmark),
         "",
         "## Model compression: quality against speed",
         "",
         f"`*` marks the Pareto front ({quality_name} against speed-up).",
         "",
-        models_table(models, model_front),
+        models_table(models, model_front, tasks),
         "",
         *([int8_note(benchmark), ""] if any(r.fp32_model != r.model for r in models) else []),
         "## Embedding compression: quality against bytes per embedding",
@@ -92,7 +101,7 @@ def build_report(
         "PCA and embedding precisions change what is stored and searched, not how fast a model encodes. "
         f"`*` marks the front of {quality_name} against bytes per embedding.",
         "",
-        embeddings_table(embeddings, storage),
+        embeddings_table(embeddings, storage, tasks),
         "",
         *summary_section(best, fastest, warnings, quality_name, params),
     ]
@@ -145,6 +154,7 @@ def build_report(
         sanity_warnings=warnings,
         matryoshka_against_pca=matryoshka or None,
         translation_accuracy={r.model: r.metrics.translation_accuracy for r in translated} or None,
+        own_tasks_kept=own_tasks_kept(models) if tasks else None,
         reference_comparison=comparison,
     ).write(summary_file)
     selection.write(summary_file.with_name(SELECTED_FILE.name))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sentence_distill.config.load import load_params
-from sentence_distill.config.schema import Params
+from sentence_distill.config.schema import OWN_TASKS_MEAN, Params
 from sentence_distill.paths import BENCHMARK_FILE, EVAL_DIR, TEACHER, eval_file
 from sentence_distill.records.benchmark import BenchmarkFile, ModelSpeed
 from sentence_distill.records.evaluation import EvaluationFile, VariantMetrics
@@ -33,13 +33,23 @@ QUALITY = {  # select.rank_on -> the VariantMetrics field that ranks models, its
 
 
 def ranked_figure(metrics: VariantMetrics, rank_on: str) -> float | None:
-    """The figure ``rank_on`` (``select.rank_on``) ranks a variant on."""
-    return getattr(metrics, QUALITY[rank_on][0])
+    """The figure ``rank_on`` (``select.rank_on``) ranks a variant on: ``stsb``, ``average``, ``own`` (the mean of
+    the own tasks' kept shares) or an own task's name (its headline figure); None when the variant has none."""
+    if rank_on in QUALITY:
+        return getattr(metrics, QUALITY[rank_on][0])
+    if rank_on == OWN_TASKS_MEAN:
+        return metrics.own_tasks_kept_mean
+    task = (metrics.own_tasks or {}).get(rank_on)
+    return None if task is None else task.figures[task.headline]
 
 
 def ranked_name(rank_on: str, *, in_words: bool = False) -> str:
     """What ``rank_on`` is called: on the charts' axis (its unit said), or in a sentence."""
-    return QUALITY[rank_on][2 if in_words else 1]
+    if rank_on in QUALITY:
+        return QUALITY[rank_on][2 if in_words else 1]
+    if rank_on == OWN_TASKS_MEAN:
+        return "mean of your own tasks' kept shares" if in_words else "mean kept share of your own tasks, %"
+    return f"your task {rank_on}'s headline figure" if in_words else f"{rank_on} headline figure x100"
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,18 @@ def collect_rows(
                 )
             )
     return rows
+
+
+def own_tasks_kept(rows: list[Row]) -> dict[str, dict[str, float | None]]:
+    """Each row's share of the teacher's headline figure on each own task (``evaluate.tasks``), and their mean
+    (``own``): what ``metrics/summary.json`` holds of them."""
+    return {
+        r.model: {
+            **{name: task.kept for name, task in (r.metrics.own_tasks or {}).items()},
+            OWN_TASKS_MEAN: r.metrics.own_tasks_kept_mean,
+        }
+        for r in rows
+    }
 
 
 def faster(a: Row, b: Row) -> bool:

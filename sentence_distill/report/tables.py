@@ -3,6 +3,8 @@ and the paragraph saying how speed was measured."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sentence_distill.records.benchmark import INT8_DOT_PRODUCT_LEVELS, BenchmarkFile
 from sentence_distill.report.rows import Row
 
@@ -27,11 +29,25 @@ def family_cells(shares) -> str:
     return " | ".join("-" if value is None else f"{100 * value:.1f}%" for value in values)
 
 
-def models_table(rows: list[Row], front: set[str]) -> str:
+def own_task_header(tasks: Sequence[str]) -> str:
+    """The own tasks' columns (``evaluate.tasks``): each one's kept share, and their mean; none without tasks."""
+    return "".join(f"{name} | " for name in tasks) + "own mean | " if tasks else ""
+
+
+def own_task_cells(metrics, tasks: Sequence[str]) -> str:
+    """Each own task's kept share (of the teacher's headline figure) and their mean, in %."""
+    if not tasks:
+        return ""
+    own = metrics.own_tasks or {}
+    shares = [own[name].kept if name in own else None for name in tasks] + [metrics.own_tasks_kept_mean]
+    return "".join(("-" if value is None else f"{100 * value:.1f}%") + " | " for value in shares)
+
+
+def models_table(rows: list[Row], front: set[str], tasks: Sequence[str] = ()) -> str:
     lines = [
-        f"| model | dim | STSb test | vs teacher | {FAMILY_HEADER} | sentences/s | speed-up [spread] | vs own fp32 "
-        "| latency p50 / p95 ms | size MB | device |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| model | dim | STSb test | vs teacher | {FAMILY_HEADER} | {own_task_header(tasks)}sentences/s "
+        "| speed-up [spread] | vs own fp32 | latency p50 / p95 ms | size MB | device |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(tasks) + 1 if tasks else 0),
     ]
     for r in rows:
         m, speed = r.metrics, r.speed
@@ -39,23 +55,26 @@ def models_table(rows: list[Row], front: set[str]) -> str:
         own = "-" if r.fp32_model == r.model else f"{speed.speedup_vs_fp32.median:.2f}x"
         lines.append(
             f"| {r.model}{' *' if r.model in front else ''} | {m.dimension} | {100 * m.stsb_test_spearman:.2f} "
-            f"| {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} | {speed.sentences_per_second.median:.0f} "
+            f"| {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} | {own_task_cells(m, tasks)}"
+            f"{speed.sentences_per_second.median:.0f} "
             f"| {speedup_text(r)} | {own} "
             f"| {speed.latency_ms.p50:.1f} / {speed.latency_ms.p95:.1f} | {size} | {speed.device} |"
         )
     return "\n".join(lines)
 
 
-def embeddings_table(rows: list[Row], front: set[str]) -> str:
+def embeddings_table(rows: list[Row], front: set[str], tasks: Sequence[str] = ()) -> str:
     lines = [
-        f"| embedding | dim | precision | bytes/emb | STSb test | vs teacher | {FAMILY_HEADER} |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| embedding | dim | precision | bytes/emb | STSb test | vs teacher | {FAMILY_HEADER} | "
+        f"{own_task_header(tasks)}".rstrip(),
+        "|---|---|---|---|---|---|---|---|---|---|" + "---|" * (len(tasks) + 1 if tasks else 0),
     ]
     for r in sorted(rows, key=lambda r: (r.metrics.bytes_per_embedding, -r.quality)):
         m = r.metrics
         lines.append(
             f"| {r.model}{' *' if r.model in front else ''} | {m.dimension} | {r.precision} | {m.bytes_per_embedding} "
-            f"| {100 * m.stsb_test_spearman:.2f} | {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} |"
+            f"| {100 * m.stsb_test_spearman:.2f} | {100 * (r.stsb_test_kept - 1):+.2f}% | {family_cells(m)} | "
+            f"{own_task_cells(m, tasks)}".rstrip()
         )
     return "\n".join(lines)
 
