@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import copy
+import shutil
+from pathlib import Path
 
 import yaml
 
 from tests.project import ROOT
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
+TINY_TASKS = "inputs/tasks/tiny"  # the tiny profile's own evaluation tasks (evaluate.tasks), relative to a project
+
+
+def with_tiny_tasks(root: Path) -> Path:
+    """``root`` with the tiny profile's own task files, which validate reads relative to the project."""
+    shutil.copytree(ROOT / TINY_TASKS, root / TINY_TASKS, dirs_exist_ok=True)
+    return root
 
 
 def with_change(path: str, value) -> dict:

@@ -368,10 +368,10 @@ class Params(Section):
     schedule: ScheduleParams = ScheduleParams()
 
     def rank_choices(self) -> list[str]:
-        """What ``select.rank_on`` may name: the figures every model is scored on. An own task's name and ``own``
-        (the mean of their kept shares) join once the evaluate stages score the tasks: today ``validate`` reads and
-        checks them only (docs/own-tasks.md, issue 33), and ranking on a figure no model has would fail the report."""
-        return list(RANKED_FIGURES)
+        """What ``select.rank_on`` may name: the figures every model is scored on. With own tasks, also each
+        task's name (its headline figure) and ``own`` (the mean of their kept shares)."""
+        tasks = [task.name for task in self.evaluate.tasks]
+        return [*RANKED_FIGURES, *tasks, *([OWN_TASKS_MEAN] if tasks else [])]
 
     def distill_for(self, student: str) -> DistillParams:
         """The ``distill`` section with the student's own overrides applied."""

@@ -334,11 +334,13 @@ def read_retrieval_task(task: OwnTask) -> RetrievalSet:
 
 
 def check_held_out(task: OwnTask, prepare: PrepareParams) -> None:
-    """A task built from the BBC articles prepare sets aside (its folder's ``bbc-news.json`` lists them, with the
-    ``prepare.seed`` and ``documents_per_topic`` that set them aside) is refused when prepare would distill on some of
-    them: each topic's set-aside articles are the first ``documents_per_topic`` of a permutation drawn from the seed
-    alone, so the same seed and as many articles or more keep every one of them out of the distillation corpus."""
-    record = Path(task.data).expanduser() / HELD_OUT_FILE
+    """A task built from the BBC articles prepare sets aside (its folder's ``bbc-news.json``, or the one beside its
+    file, lists them, with the ``prepare.seed`` and ``documents_per_topic`` that set them aside) is refused when
+    prepare would distill on some of them: each topic's set-aside articles are the first ``documents_per_topic`` of
+    a permutation drawn from the seed alone, so the same seed and as many articles or more keep every one of them
+    out of the distillation corpus."""
+    data = Path(task.data).expanduser()
+    record = (data if data.is_dir() else data.parent) / HELD_OUT_FILE
     if prepare.corpus != assets.BBC_NEWS or not is_local(task.data) or not record.is_file():
         return
     made = json.loads(record.read_text(encoding="utf-8"))["set_aside_by"]

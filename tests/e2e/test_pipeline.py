@@ -118,6 +118,15 @@ def test_dvc_repro_end_to_end(tiny_pipeline_run: Path, tmp_path: Path) -> None:
         all(families <= set(m) for m in evaluated.values()) and len(evaluated) == 1 + 3 + 2 * 4 + 2 * 3
     )  # embedding precisions too
     assert evaluated["teacher"]["families_kept_mean"] == 1.0 and 0 < evaluated["L1"]["families_kept_mean"] < 1.5
+    # The profile's two own tasks are scored on every variant (int8, PCA, embedding precisions too), with their
+    # share of the teacher's headline figure; the report has a column each and their mean.
+    for name, variant in evaluated.items():
+        own = variant["own_tasks"]
+        assert set(own) == {"titles", "title_pairs"}, name
+        assert 0 < own["titles"]["figures"]["ndcg_at_10"] <= 1 and 0 < own["title_pairs"]["figures"]["f1"] <= 1, name
+        assert own["titles"]["kept"] > 0 and variant["own_tasks_kept_mean"] > 0, name
+    assert evaluated["teacher"]["own_tasks_kept_mean"] == 1.0
+    assert "| titles | title_pairs | own mean |" in report
     prepared = json.loads((project / "metrics/prepare.json").read_text())
     assert prepared["documents"] == {"articles": 100, "topics": 5} and prepared["corpus"]["articles_left_out"] == 100
     # The selection rule's answer opens the report; release/selected/ is that model, loaded as its card's snippet says.

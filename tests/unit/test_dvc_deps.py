@@ -24,6 +24,9 @@ LOCAL_INPUTS = {
     "inputs/tasks": ("OwnTasks.read(",),
 }
 NAMES_ONLY = {"report": "inputs/models"}  # names the teacher and option-1 models in its text, loads none of them
+# The params checks read these whole in the validate stage alone (every stage imports the checks, only validate runs
+# them all): a bad edit of a task file then stops `dvc repro` there, before an evaluate stage has lost its outputs.
+CHECKED_BY_VALIDATE = {"inputs/tasks"}
 PARAMS_CODE = "sentence_distill/config/"
 
 
@@ -43,6 +46,7 @@ def test_a_stage_that_reads_a_local_input_lists_its_folder(stage: str, module: s
     source = "".join((ROOT / path).read_text() for path in code)
     for folder, reads in LOCAL_INPUTS.items():
         reads_it = any(read in source for read in reads) and NAMES_ONLY.get(stage) != folder
+        reads_it |= stage == "validate" and folder in CHECKED_BY_VALIDATE
         assert (folder in deps) == reads_it, f"{stage}: {folder} listed {folder in deps}"
 
 

@@ -262,6 +262,20 @@ def test_the_example_task_is_refused_when_prepare_would_distill_on_its_articles(
     )
 
 
+def test_a_task_file_beside_its_articles_record_is_refused_as_its_folder_would_be(tmp_path: Path) -> None:
+    """The tiny profile's pair task is a file; the bbc-news.json beside it says which articles it is made of."""
+    pairs = next(t for t in TINY["evaluate"]["tasks"] if t["kind"] == "pair_classification")
+    for root in (tmp_path / "as-made", tmp_path / "fewer"):
+        shutil.copytree(ROOT / Path(pairs["data"]).parent, root / Path(pairs["data"]).parent)
+    assert validate(project(tmp_path / "as-made", {}, [pairs])).returncode == 0
+    assert_refused(
+        project(tmp_path / "fewer", {}, [pairs], documents_per_topic=10),
+        f"evaluate.tasks.title_pairs: {Path(pairs['data']).parent}/bbc-news.json lists BBC articles prepare sets aside "
+        "with prepare.seed=42 and documents_per_topic 20 or more; with seed 42 and 10 some would be distilled on: set "
+        "those back, or rebuild the task (python -m bench.make_example_task)",
+    )
+
+
 def with_tasks(tasks: list[dict], rank_on: str = "stsb") -> dict:
     return {**TINY, "evaluate": {**TINY["evaluate"], "tasks": tasks}, "select": {**TINY["select"], "rank_on": rank_on}}
 
@@ -283,9 +297,11 @@ def test_a_task_says_what_it_is_in_its_own_keys(tasks: list[dict], line: str) ->
     assert str(raised.value).startswith(line)
 
 
-def test_select_ranks_on_an_own_task_only_once_the_evaluations_score_them() -> None:
-    for rank_on in ("stsb", "average"):
+def test_select_ranks_on_an_own_task_or_their_mean_only_when_there_are_tasks() -> None:
+    for rank_on in ("stsb", "average", "topics", "pairs", "own"):
         assert parse_params(with_tasks([topics(), sts()], rank_on), check_inputs=False).select.rank_on == rank_on
-    for rank_on in ("topics", "own"):  # no model has these figures yet: the report could not rank on them
-        with pytest.raises(ParamsError, match=rf"'{rank_on}' is not a figure to rank on \(allowed: stsb, average\)"):
-            parse_params(with_tasks([topics()], rank_on), check_inputs=False)
+    allowed = r"\(allowed: stsb, average, topics, own\)"
+    with pytest.raises(ParamsError, match=rf"'bogus' is not a figure to rank on {allowed}"):
+        parse_params(with_tasks([topics()], "bogus"), check_inputs=False)
+    with pytest.raises(ParamsError, match=r"'own' is not a figure to rank on \(allowed: stsb, average\)"):
+        parse_params(with_tasks([], "own"), check_inputs=False)

@@ -212,7 +212,11 @@ def test_the_report_opens_with_the_answer_and_writes_selected_json(metrics, tmp_
 
 
 BAD_SELECT = [
-    ("select.rank_on", "bogus", "select.rank_on: 'bogus' is not a figure to rank on (allowed: stsb, average)"),
+    (
+        "select.rank_on",
+        "bogus",
+        "select.rank_on: 'bogus' is not a figure to rank on (allowed: stsb, average, titles, title_pairs, own)",
+    ),
     ("select.floor", 0, "select.floor: Input should be greater than 0 (got 0)"),
     ("select.floor", 1.5, "select.floor: Input should be less than or equal to 1 (got 1.5)"),
     ("select.floor", True, "select.floor: Input should be a valid number, not a boolean (got True)"),

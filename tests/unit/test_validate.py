@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.project import ROOT, TEST_ENV, run
+from tests.tiny_params import with_tiny_tasks
 
 TINY = (ROOT / "profiles" / "tiny.yaml").read_text()
 
@@ -77,7 +78,7 @@ BAD_FILES = [  # (case, params.yaml content, the lines the user sees after "erro
 
 @pytest.mark.parametrize(("case", "content", "lines"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
 def test_bad_params_stop_validate_with_one_line_per_problem(tmp_path: Path, case: str, content, lines) -> None:
-    params = tmp_path / "params.yaml"
+    params = with_tiny_tasks(tmp_path) / "params.yaml"
     params.write_bytes(content if isinstance(content, bytes) else content.encode())
     result = run(["python", "-m", "tasks.validate"], tmp_path, check=False, env={**TEST_ENV, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 2, result.stderr
@@ -97,7 +98,7 @@ def test_validated_file_is_the_same_for_every_valid_params_file(tmp_path: Path) 
     env = {**TEST_ENV, "PYTHONPATH": str(ROOT)}
     contents = []
     for text in (TINY, edited(TINY, "rounds: 2", "rounds: 3")):
-        (tmp_path / "params.yaml").write_text(text)
+        (with_tiny_tasks(tmp_path) / "params.yaml").write_text(text)
         run(["python", "-m", "tasks.validate"], tmp_path, env=env)
         contents.append((tmp_path / "data" / "validated.json").read_bytes())
     assert contents[0] == contents[1]
