@@ -35,7 +35,7 @@ from sentence_distill.data.task_files import (
     read_task,
     task_texts,
 )
-from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification
+from sentence_distill.evaluation.task_families import clustering_v_measure, few_shot_classification, single_threaded
 from sentence_distill.records.evaluation import OwnTaskScores
 
 HEADLINES = {  # each kind's headline figure: what its kept share is of, and what select.rank_on: <task> ranks on
@@ -193,9 +193,10 @@ class OwnTasks:
         files then have no key for them)."""
         if not self.tasks:
             return None
-        return {
-            task.name: OwnTaskScores(
-                kind=task.kind, headline=HEADLINES[task.kind], figures=task_scores(task, data, vectors, params)
-            )
-            for task, data in self.tasks
-        }
+        with single_threaded():  # as the families are scored (task_families.py)
+            return {
+                task.name: OwnTaskScores(
+                    kind=task.kind, headline=HEADLINES[task.kind], figures=task_scores(task, data, vectors, params)
+                )
+                for task, data in self.tasks
+            }
