@@ -1,6 +1,6 @@
 """The project as the tests run it: its root, the test environment, commands run the way a user runs them, and a copy
 of the project in a fresh git repository. A plain module: the fixtures (``conftest.py``), the Prefect server helper and
-``sync_dvc_deps`` import it, and it imports none of them."""
+the tests import it, and it imports none of them."""
 
 from __future__ import annotations
 

@@ -4,9 +4,7 @@ code) may reuse them; the stage removes them once the model is saved."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import importlib.util
 import json
 import logging
 import shutil
@@ -15,6 +13,7 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
+from sentence_distill.code_closure import file_digests, project_files
 from sentence_distill.config.schema import DistillParams, StudentSpec
 from sentence_distill.paths import PARALLEL_FILE, PREPARED_DIR
 
@@ -23,39 +22,7 @@ log = logging.getLogger(__name__)
 TRAINING_DATA = ("corpus.parquet", "stsb_dev.parquet", PARALLEL_FILE)  # what training reads from the prepared data
 # torch.save zip files the trainer resumes from, beside its RNG states
 CHECKPOINT_ARCHIVES = ("optimizer.pt", "scheduler.pt")
-PROJECT_PACKAGES = ("sentence_distill", "tasks")
 TRAINING_CODE = "sentence_distill.students.trainer"  # the module that trains: its import closure is the training code
-
-
-def source_file(module: str) -> Path | None:
-    """The file of ``module``, or None where the name is not a module (``from package.module import name``)."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:
-        return None
-    return Path(spec.origin) if spec is not None and spec.origin else None
-
-
-def project_sources(module: str) -> list[Path]:
-    """Source files of ``module`` and of every project module it imports, directly or through another."""
-    found: dict[str, Path] = {}
-    pending = [module]
-    while pending:
-        name = pending.pop()
-        if name in found:
-            continue
-        path = source_file(name)
-        if path is None:
-            continue
-        found[name] = path
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                # `from package import module` names a module, `from module import name` does not: both are tried
-                pending += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-            elif isinstance(node, ast.Import):
-                pending += [alias.name for alias in node.names]
-        pending = [name for name in pending if name.split(".")[0] in PROJECT_PACKAGES]
-    return sorted(set(found.values()))
 
 
 def training_run_key(
@@ -69,8 +36,9 @@ def training_run_key(
     digest = hashlib.sha256(
         json.dumps([name, spec.model_dump(), params.model_dump(), teacher_ref, teacher_fingerprint]).encode()
     )
-    for path in [*(PREPARED_DIR / file for file in TRAINING_DATA), *project_sources(TRAINING_CODE)]:
+    for path in (PREPARED_DIR / file for file in TRAINING_DATA):
         digest.update(path.read_bytes() if path.is_file() else b"absent")  # the parallel pairs are optional
+    digest.update(json.dumps(file_digests(project_files(TRAINING_CODE))).encode())
     return digest.hexdigest()
 
 

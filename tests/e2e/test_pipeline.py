@@ -246,7 +246,7 @@ def test_prefect_flow_end_to_end(tiny_project: Path, tiny_pipeline_run: Path, pr
 
     second = run_flow(tiny_project, server=prefect_server)  # a running server: no temporary one to start
     assert stage_states(second) == {}  # nothing to do: no stage task, one line naming them all
-    assert f"{len(stages)} of {len(stages)} stages up to date: validate, prepare" in second
+    assert f"{len(stages)} of {len(stages)} stages up to date: code_digests, validate, prepare" in second
     assert ran_stages(second) == []
 
 

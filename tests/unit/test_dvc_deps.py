@@ -1,20 +1,80 @@
-"""DVC sees every input: each stage lists the project code it runs, and every param has its value in the file.
+"""DVC sees every input: each stage depends on the digest of the project code it runs, and every param has its value
+in the file.
 
-DVC reruns a stage when a listed dep or param changes, and only then. A project module that a stage
-imports but does not list would let an edit go unnoticed (stale outputs); a module it lists but does
-not import reruns it for nothing. A schema key missing from ``params.yaml`` has its value in code,
-where DVC cannot see it change.
+DVC reruns a stage when a listed dep or param changes, and only then. Each stage depends on
+``data/code/<stage>.json``, which the ``code_digests`` stage writes from the stage's import closure: a module that a
+stage imports and the digest missed would let an edit go unnoticed (stale outputs); one it covers without running
+it would rerun the stage for nothing. A schema key missing from ``params.yaml`` has its value in code, where DVC
+cannot see it change.
 """
 
 from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import BaseModel
 
+from sentence_distill.code_closure import (
+    CODE_DIGESTS_DIR,
+    PROJECT_PACKAGES,
+    project_files,
+    stage_digests,
+    stage_modules,
+)
 from sentence_distill.config.schema import Params
-from tests.code_deps import PROJECT_PACKAGES, project_imports, stage_commands
 from tests.project import ROOT
+
+DVC_STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+CODE_STAGE = "code_digests"
+
+
+def stage_commands() -> list[tuple[str, str, list[str]]]:
+    """(stage, module, file deps) of every stage in dvc.yaml, foreach stages once each."""
+    return [
+        (name, module, [d for d in DVC_STAGES[name].get("do", DVC_STAGES[name]).get("deps", []) if isinstance(d, str)])
+        for name, module in stage_modules(ROOT / "dvc.yaml").items()
+    ]
+
+
+@pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
+def test_each_stage_depends_on_its_code_digest_and_lists_no_module(stage: str, module: str, deps: list[str]) -> None:
+    code = [d for d in deps if d.startswith(tuple(f"{package}/" for package in PROJECT_PACKAGES))]
+    if stage == CODE_STAGE:  # the source folders whole: a new module is seen without editing dvc.yaml
+        assert sorted(deps) == sorted(["dvc.yaml", *PROJECT_PACKAGES]) and code == []
+    else:
+        assert f"{CODE_DIGESTS_DIR}/{stage}.json" in deps and code == [], deps
+
+
+def test_the_code_stage_writes_one_digest_per_stage() -> None:
+    outs = [next(iter(out)) if isinstance(out, dict) else out for out in DVC_STAGES[CODE_STAGE]["outs"]]
+    assert sorted(outs) == sorted(f"{CODE_DIGESTS_DIR}/{stage}.json" for stage in DVC_STAGES)
+    assert all(out[next(iter(out))] == {"cache": False} for out in DVC_STAGES[CODE_STAGE]["outs"])
+
+
+def test_a_digest_covers_the_stage_closure_and_changes_only_for_the_stages_that_run_the_edit(tmp_path: Path) -> None:
+    """The digest of each stage holds every file its module runs, lazy imports and read data files included, with
+    its sha256; an edit to the report's charts changes the report's digest and no other."""
+    digests = stage_digests(ROOT)
+    assert set(digests) == set(DVC_STAGES)
+    for stage, record in digests.items():
+        assert set(record["files"]) == project_files(record["module"]), stage
+        for path, sha in record["files"].items():
+            assert sha == hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+    assert "sentence_distill/asset_digests.json" in digests["prepare"]["files"]  # read by assets.py, not imported
+    assert "sentence_distill/students/trainer.py" in digests["student"]["files"]
+    assert "sentence_distill/students/trainer.py" not in digests["report"]["files"]
+    for folder in PROJECT_PACKAGES:
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    edited = tmp_path / "sentence_distill" / "report" / "charts.py"
+    edited.write_text(edited.read_text() + "\n# an edit\n")
+    changed = {stage for stage, record in stage_digests(tmp_path).items() if record != digests[stage]}
+    assert changed == {"report"}
+
 
 # The local-input folders, and what a stage's code (the stage module and the library it imports; the params schema and
 # checks aside, which name every input without reading it) says when it reads an input the params name.
@@ -31,18 +91,8 @@ PARAMS_CODE = "sentence_distill/config/"
 
 
 @pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
-def test_each_stage_lists_exactly_the_project_code_it_imports(stage: str, module: str, deps: list[str]) -> None:
-    closure = project_imports(module)
-    deps = [d for d in deps if d.startswith(tuple(f"{package}/" for package in PROJECT_PACKAGES))]
-    assert sorted(deps) == sorted(closure), (
-        f"{stage}: dvc.yaml lists {sorted(set(deps) - closure)} that it does not import, "
-        f"and misses {sorted(closure - set(deps))} that it imports"
-    )
-
-
-@pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
 def test_a_stage_that_reads_a_local_input_lists_its_folder(stage: str, module: str, deps: list[str]) -> None:
-    code = [path for path in project_imports(module) if not path.startswith(PARAMS_CODE)]
+    code = [path for path in project_files(module) if not path.startswith(PARAMS_CODE)]
     source = "".join((ROOT / path).read_text() for path in code)
     for folder, reads in LOCAL_INPUTS.items():
         reads_it = any(read in source for read in reads) and NAMES_ONLY.get(stage) != folder

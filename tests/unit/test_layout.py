@@ -12,7 +12,7 @@ import subprocess
 
 import networkx as nx
 
-from tests.code_deps import imported_modules, module_file
+from sentence_distill.code_closure import imported_modules, module_file
 from tests.project import ROOT
 
 PACKAGES = ("sentence_distill", "tasks", "flows", "tests", "bench")

@@ -108,6 +108,6 @@ def test_dvc_orders_validate_before_every_stage() -> None:
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert stages["validate"]["params"] == [{"params.yaml": None}], "validate reads every key"
     for name, stage in stages.items():
-        if name != "validate":
+        if name not in ("validate", "code_digests"):  # code_digests reads no param: it fingerprints the code
             deps = stage.get("do", stage)["deps"]
             assert "data/validated.json" in deps, f"stage {name} does not wait for validate"
