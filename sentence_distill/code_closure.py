@@ -1,7 +1,8 @@
 """Which project files a module runs, and their digests: what a stage's outputs depend on besides its data and params.
 
-A stage depends on one small file, ``data/code/<stage>.json`` (the ``code_digests`` stage writes it: each file of
-the stage's import closure with its sha256), instead of listing every module it imports in ``dvc.yaml``. DVC reads
+A stage depends on one small file, ``data/code/<module>.json`` for the ``tasks/<module>.py`` it runs (the
+``code_digests`` stage writes one for every stage module: each file of its import closure with its sha256), instead
+of listing every module it imports in ``dvc.yaml``. DVC reads
 and rewrites the whole of ``dvc.lock`` after every stage, so a thousand code entries there cost each stage about a
 second; and a new import is covered the moment it is written. The closure is read from the source (``ast``), lazy
 imports inside functions included, so nothing is imported to find it. The training cache key hashes the same
@@ -12,10 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import shlex
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("tasks", "sentence_distill", "flows")
@@ -23,7 +21,8 @@ DATA_READ_BY = {  # project files a module reads besides code
     "sentence_distill/assets.py": "sentence_distill/asset_digests.json",
     "sentence_distill/release/card.py": "sentence_distill/release/card_template.md",
 }
-CODE_DIGESTS_DIR = Path("data/code")  # <stage>.json: the digests of the files the stage runs
+STAGE_PACKAGE = "tasks"  # tasks/<module>.py: the module a DVC stage runs (python -m tasks.<module> ...)
+CODE_DIGESTS_DIR = Path("data/code")  # <module>.json: the digests of the files that stage module runs
 
 
 def module_file(module: str) -> str:
@@ -63,22 +62,15 @@ def file_digests(files: set[str], root: Path = ROOT) -> dict[str, str]:
     return {path: hashlib.sha256((root / path).read_bytes()).hexdigest() for path in sorted(files)}
 
 
-def stage_modules(dvc_yaml: Path) -> dict[str, str]:
-    """Each stage of ``dvc_yaml`` (a foreach stage once, by its name) and the module its ``python -m`` command runs."""
-    stages = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8"))["stages"]
-    modules = {}
-    for name, stage in stages.items():
-        words = shlex.split(stage.get("do", stage)["cmd"])
-        if words[:2] != ["python", "-m"]:
-            raise ValueError(f"{dvc_yaml}: stage {name} runs {words[:2]}, not python -m <module>")
-        modules[name] = words[2]
-    return modules
-
-
-def stage_digests(root: Path = ROOT) -> dict[str, dict]:
-    """What ``data/code/<stage>.json`` holds for each stage of ``root/dvc.yaml``: its module and the digest of each
-    file that module runs."""
+def stage_module_digests(root: Path = ROOT) -> dict[str, dict]:
+    """What ``data/code/<module>.json`` holds for each stage module ``tasks/<module>.py``: the module and the digest
+    of each file it runs. Every module of ``tasks/``, not only those ``dvc.yaml`` names now: DVC does not let a
+    stage depend on ``dvc.yaml``, and a new stage's module is then covered the moment it is written."""
+    modules = [f"{STAGE_PACKAGE}.{p.stem}" for p in sorted((root / STAGE_PACKAGE).glob("*.py")) if p.stem != "__init__"]
     return {
-        stage: {"module": module, "files": file_digests(project_files(module, root), root)}
-        for stage, module in stage_modules(root / "dvc.yaml").items()
+        module.removeprefix(f"{STAGE_PACKAGE}."): {
+            "module": module,
+            "files": file_digests(project_files(module, root), root),
+        }
+        for module in modules
     }

@@ -11,6 +11,7 @@ cannot see it change.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import shutil
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from pydantic import BaseModel
 from sentence_distill.code_closure import (
     CODE_DIGESTS_DIR,
     PROJECT_PACKAGES,
+    STAGE_PACKAGE,
     project_files,
-    stage_digests,
-    stage_modules,
+    stage_module_digests,
 )
 from sentence_distill.config.schema import Params
 from tests.project import ROOT
@@ -34,34 +35,40 @@ CODE_STAGE = "code_digests"
 
 def stage_commands() -> list[tuple[str, str, list[str]]]:
     """(stage, module, file deps) of every stage in dvc.yaml, foreach stages once each."""
-    return [
-        (name, module, [d for d in DVC_STAGES[name].get("do", DVC_STAGES[name]).get("deps", []) if isinstance(d, str)])
-        for name, module in stage_modules(ROOT / "dvc.yaml").items()
-    ]
+    found = []
+    for name, stage in DVC_STAGES.items():
+        body = stage.get("do", stage)
+        words = shlex.split(body["cmd"])
+        assert words[:2] == ["python", "-m"] and words[2].startswith(f"{STAGE_PACKAGE}."), f"{name}: {body['cmd']}"
+        found.append((name, words[2], [d for d in body.get("deps", []) if isinstance(d, str)]))
+    return found
 
 
 @pytest.mark.parametrize(("stage", "module", "deps"), stage_commands(), ids=[s for s, _, _ in stage_commands()])
-def test_each_stage_depends_on_its_code_digest_and_lists_no_module(stage: str, module: str, deps: list[str]) -> None:
+def test_each_stage_depends_on_its_module_digest_and_lists_no_module(stage: str, module: str, deps: list[str]) -> None:
     code = [d for d in deps if d.startswith(tuple(f"{package}/" for package in PROJECT_PACKAGES))]
     if stage == CODE_STAGE:  # the source folders whole: a new module is seen without editing dvc.yaml
-        assert sorted(deps) == sorted(["dvc.yaml", *PROJECT_PACKAGES]) and code == []
+        assert sorted(deps) == sorted(PROJECT_PACKAGES)
     else:
-        assert f"{CODE_DIGESTS_DIR}/{stage}.json" in deps and code == [], deps
+        digest = f"{CODE_DIGESTS_DIR}/{module.removeprefix(STAGE_PACKAGE + '.')}.json"
+        assert digest in deps and code == [], deps
+        assert not any(d.startswith(f"{CODE_DIGESTS_DIR}/") and d != digest for d in deps), deps
 
 
-def test_the_code_stage_writes_one_digest_per_stage() -> None:
-    outs = [next(iter(out)) if isinstance(out, dict) else out for out in DVC_STAGES[CODE_STAGE]["outs"]]
-    assert sorted(outs) == sorted(f"{CODE_DIGESTS_DIR}/{stage}.json" for stage in DVC_STAGES)
-    assert all(out[next(iter(out))] == {"cache": False} for out in DVC_STAGES[CODE_STAGE]["outs"])
+def test_the_code_stage_writes_one_digest_per_stage_module() -> None:
+    outs = DVC_STAGES[CODE_STAGE]["outs"]
+    modules = sorted(p.stem for p in (ROOT / STAGE_PACKAGE).glob("*.py") if p.stem != "__init__")
+    assert [next(iter(out)) for out in outs] == [f"{CODE_DIGESTS_DIR}/{name}.json" for name in modules]
+    assert all(out[next(iter(out))] == {"cache": False} for out in outs)
 
 
-def test_a_digest_covers_the_stage_closure_and_changes_only_for_the_stages_that_run_the_edit(tmp_path: Path) -> None:
-    """The digest of each stage holds every file its module runs, lazy imports and read data files included, with
+def test_a_digest_covers_the_module_closure_and_changes_only_for_the_modules_that_run_the_edit(tmp_path: Path) -> None:
+    """The digest of each stage module holds every file it runs, lazy imports and read data files included, with
     its sha256; an edit to the report's charts changes the report's digest and no other."""
-    digests = stage_digests(ROOT)
-    assert set(digests) == set(DVC_STAGES)
-    for stage, record in digests.items():
-        assert set(record["files"]) == project_files(record["module"]), stage
+    digests = stage_module_digests(ROOT)
+    assert {record["module"] for record in digests.values()} >= {module for _, module, _ in stage_commands()}
+    for record in digests.values():
+        assert set(record["files"]) == project_files(record["module"]), record["module"]
         for path, sha in record["files"].items():
             assert sha == hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
     assert "sentence_distill/asset_digests.json" in digests["prepare"]["files"]  # read by assets.py, not imported
@@ -69,10 +76,9 @@ def test_a_digest_covers_the_stage_closure_and_changes_only_for_the_stages_that_
     assert "sentence_distill/students/trainer.py" not in digests["report"]["files"]
     for folder in PROJECT_PACKAGES:
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
     edited = tmp_path / "sentence_distill" / "report" / "charts.py"
     edited.write_text(edited.read_text() + "\n# an edit\n")
-    changed = {stage for stage, record in stage_digests(tmp_path).items() if record != digests[stage]}
+    changed = {name for name, record in stage_module_digests(tmp_path).items() if record != digests[name]}
     assert changed == {"report"}
 
 
