@@ -74,7 +74,8 @@ def test_a_bad_task_file_stops_dvc_repro_and_the_flow_at_validate(
     assert "Traceback" not in repro.stdout + repro.stderr
     flow = run(["python", "-m", "flows.pipeline"], project, check=False, env=prefect_server.env())
     assert flow.returncode != 0 and line in flow.stdout + flow.stderr, (flow.stdout + flow.stderr)[-3000:]
-    assert re.findall(r"Running stage '([^']+)'", repro.stdout + flow.stdout + flow.stderr) == ["validate"] * 2
+    assert re.findall(r"Running stage '([^']+)'", repro.stdout) == ["validate"]
+    assert set(re.findall(r"Running stage '([^']+)'", flow.stdout + flow.stderr)) <= {"validate"}
     assert {p: p.read_bytes() for p in kept} == kept  # every evaluation and model as it was
     status = run(["dvc", "status"], project).stdout
     assert "deleted" not in status and "inputs/tasks" in status, status

@@ -4,8 +4,8 @@ in the file.
 DVC reruns a stage when a listed dep or param changes, and only then. Each stage depends on
 ``data/code/<module>.json`` of the ``tasks/<module>.py`` it runs, which the ``code_digests`` stage writes from that
 module's import closure: a module that a stage imports and the digest missed would let an edit go unnoticed (stale
-outputs); one it covers without running it would rerun the stage for nothing. A schema key missing from ``params.yaml`` has its value in code, where DVC
-cannot see it change.
+outputs); one it covers without running it would rerun the stage for nothing. A schema key missing from
+``params.yaml`` has its value in code, where DVC cannot see it change.
 """
 
 from __future__ import annotations

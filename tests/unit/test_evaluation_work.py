@@ -121,7 +121,7 @@ def test_a_stage_encodes_each_list_once_per_body_and_scores_as_the_models_own_en
     monkeypatch.chdir(tmp_path)
     raw = {**TINY, "students": {"L1": {"layers": [0], "quantize": False}}, "pca": {**TINY["pca"], "dims": [16]}}
     raw["evaluate"] = {**TINY["evaluate"], "check_sentences": 8, "batch_size": 8, "calibration_sentences": 20}
-    raw["evaluate"] |= {"embedding_precisions": ["int8", "binary"], "classification_shots": [2]}
+    raw["evaluate"] |= {"embedding_precisions": ["int8", "binary"], "classification_shots": [2], "tasks": []}
     params = parse_params(raw, check_inputs=False)
     write_prepared_data(stsb)
     embed_teacher(params.teacher)

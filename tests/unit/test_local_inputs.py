@@ -16,13 +16,14 @@ import yaml
 from sentence_distill import assets
 from sentence_distill.config.load import ParamsError, parse_params
 from tests.project import ROOT
+from tests.tiny_params import with_tiny_tasks
 
 TINY = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
 SENTENCES = [f"Local corpus sentence number {i}, long enough to be kept." for i in range(400)]
 
 
 def test_local_paths_outside_inputs_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(with_tiny_tasks(tmp_path))
     (tmp_path / "corpus.txt").write_text("\n".join(SENTENCES))
     with pytest.raises(ParamsError, match=r"prepare.corpus: local path 'corpus.txt' is outside inputs/data/"):
         parse_params({**TINY, "prepare": {**TINY["prepare"], "corpus": "corpus.txt"}})

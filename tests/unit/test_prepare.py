@@ -13,6 +13,7 @@ from sentence_distill.config.load import ParamsError
 from sentence_distill.config.schema import PrepareParams
 from sentence_distill.data.prepare import prepare_data
 from tests.project import ROOT, TEST_ENV, run
+from tests.tiny_params import with_tiny_tasks
 
 
 def prepared_corpus(tmp_path: Path, **changes) -> tuple[dict, set[str]]:
@@ -122,7 +123,7 @@ def test_unusable_corpora_stop_prepare_with_counts(
 
 
 def test_prepare_on_an_unusable_corpus_exits_2_without_a_traceback(tmp_path: Path) -> None:
-    (tmp_path / "inputs" / "data").mkdir(parents=True)
+    (with_tiny_tasks(tmp_path) / "inputs" / "data").mkdir(parents=True)
     (tmp_path / "inputs" / "data" / "corpus.txt").write_bytes(b"\n\n\n")
     params = yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
     params["prepare"]["corpus"] = "inputs/data/corpus.txt"
