@@ -7,8 +7,8 @@ and computes the metrics (nDCG@10 for retrieval too; MRR@10 is one line of numpy
 
 The scoring runs on one thread (``single_threaded``). After an encode, torch's OpenMP threads keep spinning for
 work, and scikit-learn's own OpenMP and BLAS pools, sized to every core, then wait on them: a k-means of the
-evaluation articles ran many times slower that way than on one thread, with the same clusters. These fits are
-small; threads buy them nothing.
+evaluation articles ran slower that way than on one thread, and many times slower when other work shared the
+cores, with the same clusters. These fits are small; threads buy them nothing.
 """
 
 from __future__ import annotations
