@@ -2,11 +2,10 @@
 
 A stage depends on one small file, ``data/code/<module>.json`` for the ``tasks/<module>.py`` it runs (the
 ``code_digests`` stage writes one for every stage module: each file of its import closure with its sha256), instead
-of listing every module it imports in ``dvc.yaml``. DVC reads
-and rewrites the whole of ``dvc.lock`` after every stage, so a thousand code entries there cost each stage about a
-second; and a new import is covered the moment it is written. The closure is read from the source (``ast``), lazy
-imports inside functions included, so nothing is imported to find it. The training cache key hashes the same
-closure of the trainer (``students/checkpoints.py``).
+of listing every module it imports in ``dvc.yaml``. DVC reads and rewrites the whole of ``dvc.lock`` after every
+stage, so a thousand code entries there slow every stage down; and a new import is covered the moment it is
+written. The closure is read from the source (``ast``), lazy imports inside functions included, so nothing is
+imported to find it. The training cache key hashes the same closure of the trainer (``students/checkpoints.py``).
 """
 
 from __future__ import annotations
