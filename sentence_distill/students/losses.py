@@ -10,7 +10,8 @@ default, as the reference trains), or a weighted sum of terms (``sentence_distil
 
 Each term is computed per text column (a parallel student has two, both against the source's target) and averaged
 over the columns, as sentence-transformers' distillation losses do. Inside ``MatryoshkaLoss`` the student's
-embeddings come cut and normalized and the targets cut: every term but ``mse`` compares cosines, which the cut keeps.
+embeddings come cut to k dimensions and normalized, the targets only cut: every term but ``mse`` compares cosines,
+so the cut targets' lengths do not matter.
 """
 
 from __future__ import annotations
