@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sentence_distill import assets
+from sentence_distill.config.loss_terms import IN_BATCH_TERMS
 from sentence_distill.config.schema import OWN_TASKS_MEAN, RANKED_FIGURES, Params
 from sentence_distill.data.task_files import TaskFileError, check_held_out, is_local, read_task
 from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS, TASK_INPUTS
@@ -128,6 +129,21 @@ def check_training_processes(params: Params) -> Iterator[str]:
             yield (
                 f"{key}: {distill.processes} processes cannot share distill.batch_size={distill.batch_size} evenly "
                 f"(allowed: a divisor of the batch size, {', '.join(map(str, divisors))})"
+            )
+
+
+def check_in_batch_losses(params: Params) -> Iterator[str]:
+    """The relational and contrastive terms compare each sentence with the others of its process's batch: one
+    sentence a process leaves nothing to compare (both terms would be 0)."""
+    for name, spec in params.students.items():
+        distill = params.distill_for(name)
+        in_batch = [term for term in IN_BATCH_TERMS if term in distill.loss]
+        if spec.train and in_batch and distill.batch_size // distill.processes < 2:
+            key = f"students.{name}.distill.loss" if spec.distill.loss is not None else "distill.loss"
+            yield (
+                f"{key}: {in_batch[0]} compares the sentences of a batch, but a process takes "
+                f"{distill.batch_size // distill.processes} a step (distill.batch_size {distill.batch_size} / "
+                f"{distill.processes} processes; allowed: 2 or more, or no {' or '.join(IN_BATCH_TERMS)} term)"
             )
 
 
@@ -309,6 +325,7 @@ RELATION_CHECKS: tuple[Check, ...] = (
     check_select,
     check_own_task_names,
     check_training_processes,
+    check_in_batch_losses,
 )
 INPUT_CHECKS: tuple[Check, ...] = (
     check_cron,

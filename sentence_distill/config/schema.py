@@ -2,31 +2,17 @@
 
 Only what a value is, alone or within its own section (a student's one source of layers); how values relate
 across sections and whether the inputs they name exist is ``sentence_distill.config.checks``' job, so this module
-reads no file and can be imported by any module that needs the types.
-
-Numbers are strict: YAML reads ``yes``, ``on`` and ``true`` as booleans, and a lax integer field would take a
-boolean as 1 (``teacher.batch_size: yes`` would run at batch size 1). An integer field takes integers only; a
-float field takes integers and numbers written as text (PyYAML reads ``1e-4``, without a dot, as text), but no
-boolean.
+reads no file and can be imported by any module that needs the types. Numbers are strict (``numbers``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-
-def _not_a_boolean(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise PydanticCustomError("float_type", "Input should be a valid number, not a boolean")
-    return value
-
-
-Float = Annotated[float, BeforeValidator(_not_a_boolean)]
-PositiveInt = Annotated[StrictInt, Field(gt=0)]
-NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+from sentence_distill.config.loss_terms import DEFAULT_LOSS, LossWeights, Temperature
+from sentence_distill.config.numbers import Float, NonNegativeInt, PositiveInt
 
 
 class Section(BaseModel):
@@ -111,6 +97,8 @@ class DistillOverrides(Section):
     epochs: Annotated[Float, Field(gt=0)] | None = None
     learning_rate: Annotated[Float, Field(gt=0)] | None = None
     processes: PositiveInt | None = None
+    loss: LossWeights | None = None  # replaces distill.loss whole
+    contrastive_temperature: Temperature | None = None
 
 
 class StudentSpec(Section):
@@ -195,6 +183,8 @@ class DistillParams(Section):
         description="Training processes (DDP through torch.distributed.run: gloo on the CPU, nccl on GPUs); "
         "they share batch_size, each taking batch_size / processes sentences a step",
     )
+    loss: LossWeights = DEFAULT_LOSS
+    contrastive_temperature: Temperature = 0.05
 
 
 class PcaParams(Section):

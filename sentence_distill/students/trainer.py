@@ -1,6 +1,6 @@
 """Distilling a student: build it, give it the teacher's embeddings (from the embedding cache, never
-re-encoded) as targets, and train it with MSE, keeping the best checkpoint by STSb dev Spearman (a
-parallel student's: by its dev translations' MSE).
+re-encoded) as targets, and train it with ``distill.loss`` (MSE unless set otherwise: ``losses``), keeping the
+best checkpoint by STSb dev Spearman (a parallel student's: by its dev translations' MSE).
 
 Reads ``params.students.<name>``, ``params.distill`` (with the student's own ``distill`` overrides),
 ``params.teacher.model``, the prepared corpus (a ``parallel`` student: the parallel pairs instead).
@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss, MSELoss
+from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 from transformers import set_seed
 
 from sentence_distill.config.schema import DistillParams, Params, StudentSpec
@@ -39,6 +39,7 @@ from sentence_distill.students.curves import (
 )
 from sentence_distill.students.distributed import end_with_the_launcher, run_workers, worker_rank
 from sentence_distill.students.evaluators import CachedMSEEvaluator, RankZeroEvaluator
+from sentence_distill.students.losses import distillation_loss
 from sentence_distill.students.targets import in_axes, principal_axes, project_targets, with_rotation
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,13 @@ def distill(
     train_translations: list[str] | None = None,
     dev_translations: tuple[list[str], np.ndarray] | None = None,
 ) -> tuple[SentenceTransformer, dict]:
-    """Train ``student`` to reproduce the targets with ``MSELoss``; return the best step by STSb dev.
+    """Train ``student`` to reproduce the targets with ``params.loss`` (``MSELoss`` by default); return the best
+    step by STSb dev.
 
-    With ``matryoshka_dims``, ``MatryoshkaLoss`` adds the MSE of the first k dimensions (normalized) to the
-    first k of the targets, for each k, beside the full dimension's. With ``train_translations`` (one per
-    training text), the student's embedding of the translation learns the text's target too: ``MSELoss``
-    sums both columns' errors, as sentence-transformers' ``make_multilingual`` example trains. Its best step is
+    With ``matryoshka_dims``, ``MatryoshkaLoss`` adds the loss (the default's: the MSE) of the first k dimensions
+    (normalized) to the first k of the targets, for each k, beside the full dimension's. With ``train_translations``
+    (one per training text), the student's embedding of the translation learns the text's target too: the loss
+    averages both columns' terms, as sentence-transformers' ``make_multilingual`` example trains. Its best step is
     then the one whose embeddings of ``dev_translations`` (texts, and their sources' targets) are nearest those
     targets: STSb dev, in the teacher's language, says nothing of the other one (on the tiny stand-in it peaked at
     step 22 of 55, and the student it picked found 19% of the held-out translations, where 5 epochs of the same
@@ -118,7 +120,7 @@ def distill(
         # DDP: gloo on the CPU (accelerate would take MPI where torch has it); with CUDA accelerate's choice, nccl
         **({"use_cpu": True, "ddp_backend": "gloo"} if params.processes > 1 and not torch.cuda.is_available() else {}),
     )
-    loss = MSELoss(student)
+    loss = distillation_loss(student, params.loss, params.contrastive_temperature)
     if matryoshka_dims:
         loss = MatryoshkaLoss(student, loss, [dimension, *matryoshka_dims])
     trainer = SentenceTransformerTrainer(

@@ -1,0 +1,123 @@
+"""One student of a finished run trained again with another recipe (distill keys, layers), and scored on STSb test.
+
+The pipeline's own code from the built student to the best step (``build_student``, ``training_inputs``,
+``distill``), with the run's params and the recipe's distill keys over the student's; then the best model's STSb
+test Spearman (cosine, as the evaluate stage scores it) and its share of the teacher's
+(``metrics/eval/teacher.json``). One JSON line per run is appended to ``--out``. The run's own files are only
+read: checkpoints and curves go under ``--work``.
+
+    cd RUN && PYTHONPATH=/path/to/checkout python -P -m bench.recipe_ablation --student L3 \\
+        --recipe '{"epochs": 3, "learning_rate": 3e-4, "loss": {"mse": 1, "relational": 1}}' --out ablation.jsonl
+
+``--score MODEL_DIR`` scores a saved model only (e.g. ``models/L3/student``: the check that this figure is the
+evaluate stage's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from sentence_transformers import SentenceTransformer
+
+from sentence_distill.config.load import load_params
+from sentence_distill.config.schema import DistillParams
+from sentence_distill.data.corpus import stsb_evaluator
+from sentence_distill.models import open_teacher_cache
+from sentence_distill.paths import EVAL_DIR
+from sentence_distill.students.build import build_student
+from sentence_distill.students.trainer import distill, training_inputs
+
+
+def stsb_test(model: SentenceTransformer) -> float:
+    evaluator = stsb_evaluator("test", batch_size=32)
+    return evaluator(model)[evaluator.primary_metric]
+
+
+def teacher_stsb_test() -> float:
+    return json.loads((EVAL_DIR / "teacher.json").read_text())["variants"]["teacher"]["stsb_test_spearman"]
+
+
+def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> dict:
+    params = load_params(check_inputs=False)
+    spec = params.students[student]
+    if layers is not None:
+        spec = spec.model_copy(update={"layers": layers, "num_layers": None})
+    distill_params = DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe})
+    cache = open_teacher_cache()
+    model, facts = build_student(spec, params.teacher.model, cache.fingerprint)
+    model, inputs, _ = training_inputs(spec, model, cache, distill_params.seed)
+    label = f"{student}-{int(time.time())}"
+    checkpoints = work / "checkpoints" / label
+    started = time.perf_counter()
+    model, training = distill(
+        model,
+        **inputs,
+        params=distill_params,
+        checkpoint_dir=checkpoints,
+        log_dir=work / "curves" / label,
+        matryoshka_dims=spec.matryoshka_dims,
+    )
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return {
+        "student": student,
+        "recipe": recipe,
+        "kept_layers": facts.get("kept_layers"),
+        "distill": distill_params.model_dump(),
+        **training,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "curves": str(work / "curves" / label),
+        "model": model,
+    }
+
+
+def table(lines: list[dict]) -> str:
+    """The runs as a markdown table: recipe, student and layers, STSb test and its share, time, best step."""
+    rows = [
+        "| recipe | student | layers | STSb test | kept | train s | best step / steps |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in lines:
+        recipe = ", ".join(f"{key}: {value}" for key, value in run["recipe"].items()) or "as in params"
+        rows.append(
+            f"| {recipe} | {run['student']} | {run['kept_layers']} | {run['stsb_test_spearman'] * 100:.2f} | "
+            f"{run['stsb_test_kept'] * 100:.2f}% | {run['train_seconds']} | {run['best_step']} / {run['steps']} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--student", help="a student of the run's params.yaml")
+    parser.add_argument("--recipe", type=json.loads, default={}, help="distill keys over the student's, as JSON")
+    parser.add_argument("--layers", type=int, nargs="+", default=None, help="keep these teacher layers instead")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/recipe-ablation"), help="checkpoints and curves")
+    parser.add_argument("--out", type=Path, default=None, help="append the run's JSON line here")
+    parser.add_argument("--score", type=Path, default=None, help="only score this saved model")
+    parser.add_argument("--table", type=Path, default=None, help="only print the runs of this --out file as a table")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
+        return 0
+    teacher = teacher_stsb_test()
+    if args.score:
+        score = stsb_test(SentenceTransformer(str(args.score), device="cpu"))
+        print(json.dumps({"model": str(args.score), "stsb_test_spearman": score, "stsb_test_kept": score / teacher}))
+        return 0
+    row = train(args.student, args.recipe, args.layers, args.work)
+    score = stsb_test(row.pop("model"))
+    row.update(stsb_test_spearman=score, stsb_test_kept=score / teacher)
+    line = json.dumps(row)
+    print(line)
+    if args.out:
+        with args.out.open("a") as out:
+            out.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
