@@ -37,8 +37,11 @@ validate: $(VENV)/.installed
 	python -m tasks.validate
 
 # The whole suite (what CI runs); test-fast: the unit tier alone (no pipeline, server, training or browser: minutes).
+# The suite runs on TEST_WORKERS pytest-xdist workers: a test keeps about one core busy on average (processes
+# starting, DVC, Prefect, waits), so two workers on two cores take about half the time (tests/conftest.py orders them).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	python -m pytest tests
+	python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
 
 test-fast: $(VENV)/.installed
 	python -m pytest tests/unit

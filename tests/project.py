@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,10 @@ TEST_ENV = {
     "GIT_COMMITTER_NAME": "test",
     "GIT_COMMITTER_EMAIL": "test@example.invalid",
 }
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs the suite on several workers at once: each its own Prefect home, so that the temporary
+    # Prefect servers of flows run at the same time never share one database, as on two users' machines.
+    TEST_ENV["PREFECT_HOME"] = os.path.join(tempfile.gettempdir(), f"prefect-home-{os.environ['PYTEST_XDIST_WORKER']}")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900, **kwargs) -> subprocess.CompletedProcess:
