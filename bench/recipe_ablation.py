@@ -67,6 +67,7 @@ def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> d
         "student": student,
         "recipe": recipe,
         "kept_layers": facts.get("kept_layers"),
+        "train_sentences": len(inputs["train_texts"]),
         "distill": distill_params.model_dump(),
         **training,
         "wall_seconds": round(time.perf_counter() - started, 1),
@@ -76,16 +77,24 @@ def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> d
 
 
 def table(lines: list[dict]) -> str:
-    """The runs as a markdown table: recipe, student and layers, STSb test and its share, time, best step."""
+    """The runs as a markdown table: recipe, student and layers, training sentences, STSb test and its share, time,
+    best step. Lines written before the sentences were recorded show ``steps x batch / epochs`` (prefixed ~)."""
     rows = [
-        "| recipe | student | layers | STSb test | kept | train s | best step / steps |",
-        "|---|---|---|---|---|---|---|",
+        "| recipe | student | layers | sentences | STSb test | kept | train s | best step / steps |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in lines:
         recipe = ", ".join(f"{key}: {value}" for key, value in run["recipe"].items()) or "as in params"
+        sentences = run.get("train_sentences")
+        if sentences is None:
+            per_epoch = run["steps"] * run["distill"]["batch_size"] / run["distill"]["epochs"]
+            sentences = f"~{round(per_epoch, -2):,.0f}"
+        else:
+            sentences = f"{sentences:,}"
         rows.append(
-            f"| {recipe} | {run['student']} | {run['kept_layers']} | {run['stsb_test_spearman'] * 100:.2f} | "
-            f"{run['stsb_test_kept'] * 100:.2f}% | {run['train_seconds']} | {run['best_step']} / {run['steps']} |"
+            f"| {recipe} | {run['student']} | {run['kept_layers']} | {sentences} | "
+            f"{run['stsb_test_spearman'] * 100:.2f} | {run['stsb_test_kept'] * 100:.2f}% | {run['train_seconds']} | "
+            f"{run['best_step']} / {run['steps']} |"
         )
     return "\n".join(rows)
 

@@ -96,6 +96,8 @@ class DistillOverrides(Section):
 
     epochs: Annotated[Float, Field(gt=0)] | None = None
     learning_rate: Annotated[Float, Field(gt=0)] | None = None
+    warmup_ratio: Annotated[Float, Field(ge=0, lt=1)] | None = None
+    eval_steps: PositiveInt | None = None  # more epochs: fewer STSb dev scorings (a few seconds each)
     processes: PositiveInt | None = None
     loss: LossWeights | None = None  # replaces distill.loss whole
     contrastive_temperature: Temperature | None = None

@@ -225,11 +225,15 @@ def test_numbers_keep_their_written_forms() -> None:
 
 
 def test_student_distill_overrides_only_its_own_training() -> None:
-    raw = with_change("students", {"S": {"layers": [0], "distill": {"epochs": 3}}, "T": {"layers": [1]}})
+    schedule = {"epochs": 3, "warmup_ratio": 0.05, "eval_steps": 7}
+    raw = with_change("students", {"S": {"layers": [0], "distill": schedule}, "T": {"layers": [1]}})
     params = parse_params(raw)
     own, other = params.distill_for("S"), params.distill_for("T")
-    assert own.epochs == 3 and other.epochs == params.distill.epochs != 3
+    for key, value in schedule.items():
+        assert getattr(own, key) == value and getattr(other, key) == getattr(params.distill, key) != value
     assert own.learning_rate == other.learning_rate == params.distill.learning_rate
+    with pytest.raises(ParamsError, match=r"^students.S.distill.warmup_ratio: "):
+        parse_params(with_change("students", {"S": {"layers": [0], "distill": {"warmup_ratio": 1.0}}}))
 
 
 def test_a_student_can_go_without_pca_or_int8_models() -> None:
