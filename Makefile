@@ -41,7 +41,7 @@ validate: $(VENV)/.installed
 # starting, DVC, Prefect, waits), so two workers on two cores take about half the time (tests/conftest.py orders them).
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder tests
+	python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder tests
 
 test-fast: $(VENV)/.installed
 	python -m pytest tests/unit

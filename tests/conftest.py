@@ -13,14 +13,13 @@ E2E_DIR = Path(__file__).parent / "e2e"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under ``tests/e2e/`` ``e2e``, so that ``-m "not e2e"`` selects the fast tier anywhere; group
-    and order the tests for the workers of `make test` (pytest-xdist, ``--dist loadgroup --no-loadscope-reorder``).
+    """Mark every test under ``tests/e2e/`` ``e2e``, so that ``-m "not e2e"`` selects the fast tier anywhere; order
+    the tests for the workers of `make test` (pytest-xdist, ``--dist loadscope --no-loadscope-reorder``: a module
+    runs on one worker, so its module fixtures are built once; modules go out in this order).
 
-    An end-to-end module is one group (its module fixtures are built once), and so are the tests of the run with
-    more students, whichever module they are in. The order keeps both workers busy: first that group (its worker
-    builds the shared tiny run, then the run with more students), then the end-to-end tests that need no finished
-    run (the other worker, meanwhile), then the rest, and the many short unit tests last, where they even out
-    the workers' ends.
+    The order keeps both workers busy: first the module of the run with more students (its worker builds the
+    shared tiny run, then that run), then the end-to-end modules that need no finished run (the other worker,
+    meanwhile), then the rest, and the many short unit modules last, where they even out the workers' ends.
     """
 
     def phase(item: pytest.Item) -> int:
@@ -33,8 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_DIR in item.path.parents:
             item.add_marker(pytest.mark.e2e)
-            group = "more-students" if phase(item) == 0 else item.path.stem
-            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=phase)  # stable: each phase keeps the collection's order
 
 

@@ -1,9 +1,7 @@
-"""Matryoshka students trained: the first dimensions become an embedding, and a Matryoshka student through every
-stage."""
+"""Matryoshka training makes the first dimensions an embedding (M1 through every stage: ``test_more_students.py``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -52,30 +50,3 @@ def test_matryoshka_training_makes_the_first_dimensions_an_embedding(
         cut = trained.encode(heldout_texts, truncate_dim=16, normalize_embeddings=True)
         cut_mse[str(dims)] = float(((cut - unit(heldout_targets[:, :16])) ** 2).sum(1).mean())
     assert cut_mse["[16]"] < 0.9 * cut_mse["[]"], cut_mse
-
-
-def test_a_matryoshka_student_goes_through_every_stage(more_students_run: Path) -> None:
-    project = more_students_run
-    summary = json.loads((project / "metrics" / "students" / "M1.json").read_text())
-    assert summary["matryoshka_dims"] == [32, 16] and summary["steps"] == 8
-    model = SentenceTransformer(str(project / "models" / "M1" / "student"), device="cpu", truncate_dim=16)
-    assert model.encode(["A man is playing a guitar."]).shape == (1, 16)
-    variants = json.loads((project / "metrics" / "eval" / "M1.json").read_text())["variants"]
-    for backend in ("", "-onnx-int8", "-openvino-int8", "-torch-int8"):
-        for k in (32, 16):
-            cut = variants[f"M1-mrl{k}{backend}"]
-            assert cut["dimension"] == k and cut["runs_as"] == f"M1{backend}" and cut["fp32_model"] == f"M1-mrl{k}"
-            assert {"stsb_test_spearman", "classification_kept", "clustering_kept", "retrieval_kept"} <= set(cut)
-    assert (
-        "M1-mrl16-emb-binary" in variants and "mse_to_teacher_x100" not in variants["M1"]
-    )  # other axes than the teacher's
-    report = (project / "reports" / "report.md").read_text()
-    assert (
-        "## Matryoshka cuts against PCA" in report and "| M1 | 32 | M1-mrl32 |" in report and "| M1-pca32 |" in report
-    )
-    rows = {r["model"]: r for r in json.loads((project / "reports" / "models.json").read_text())}
-    assert rows["M1-mrl16"]["speedup"] == rows["M1"]["speedup"]  # a cut runs as its model
-    comparison = json.loads((project / "metrics" / "summary.json").read_text())["matryoshka_against_pca"]
-    assert [(c["dimension"], c["pca"]) for c in comparison] == [(32, "M1-pca32"), (16, None)]
-    card = (project / "release" / "M1" / "README.md").read_text()
-    assert "truncate_dim=k" in card and "first 16 dimensions (M1-mrl16)" in card

@@ -288,31 +288,3 @@ def test_flow_restores_from_run_cache(finished_project: Path, prefect_server: Pr
     assert re.search(r"benchmark: restored from the run-cache in [\d.]+ s", back), back[-3000:]
     assert measured.read_text() == first
     assert run(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
-
-
-def test_a_student_without_pca_or_int8_models_has_none_anywhere(more_students_run: Path) -> None:
-    """N1 (``pca: false, quantize: false``): its PCA and int8 stages write a note in place of a model, and no later
-    stage evaluates, times, reports or releases one; its fp32 model goes everywhere as any student's."""
-    project = more_students_run
-    assert not any((project / "data" / "student_embeddings" / "N1").iterdir())  # nothing encoded to fit a PCA on
-    for folder in ("pca/32", "pca-quantized/32", "quantized"):
-        assert [p.name for p in (project / "models" / "N1" / folder).iterdir()] == ["README.md"], folder
-    assert "students.N1.pca is false" in (project / "models" / "N1" / "pca" / "32" / "README.md").read_text()
-    assert json.loads((project / "metrics" / "eval" / "N1-pca32.json").read_text())["variants"] == {}
-    assert sorted(json.loads((project / "metrics" / "eval" / "N1.json").read_text())["variants"]) == [
-        "N1",
-        "N1-emb-binary",
-        "N1-emb-int8",
-        "N1-emb-uint8",
-    ]
-    timed = json.loads((project / "metrics" / "benchmark.json").read_text())["models"]
-    assert "N1" in timed and not [label for label in timed if label.startswith("N1-")]
-    assert "L1-pca32" in timed and "L1-onnx-int8" in timed  # the other students keep theirs
-    released = sorted(p.name for p in (project / "release").iterdir() if p.name.startswith("N1"))
-    assert released == ["N1"]
-    report = (project / "reports" / "report.md").read_text()
-    assert "| N1 |" in report and "N1-pca32" not in report and "N1-onnx-int8" not in report
-    assert (
-        "No int8 models of N1: their `quantize` is false" in report
-        and "No PCA models of N1: their `pca` is false" in report
-    )

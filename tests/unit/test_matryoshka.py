@@ -1,7 +1,7 @@
 """Matryoshka students (``matryoshka_dims``): trained with ``MatryoshkaLoss`` around the MSE loss against teacher
 targets in their principal axes, so that the first k output dimensions are an embedding on their own; each k is
-a row (``NAME-mrlK``) beside the student's PCA to k. Training and a run through every stage:
-``tests/e2e/test_matryoshka.py``."""
+a row (``NAME-mrlK``) beside the student's PCA to k. Training: ``tests/e2e/test_matryoshka.py``;
+a run through every stage: ``tests/e2e/test_more_students.py``."""
 
 from __future__ import annotations
 

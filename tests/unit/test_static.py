@@ -1,6 +1,6 @@
 """Static-embedding students: model2vec's distillation of the teacher's vocabulary (``static: true``), plain
 and refined on the teacher's embeddings, through every stage: PCA folded into the table, no int8 model,
-evaluation on every family, the benchmark, the report and the release (``tests/e2e/test_static.py``)."""
+evaluation on every family, the benchmark, the report and the release (``tests/e2e/test_more_students.py``)."""
 
 from __future__ import annotations
 
