@@ -100,8 +100,8 @@ INVALID = [
     (
         "student distill key",
         with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}),
-        "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, processes, loss, "
-        "contrastive_temperature)",
+        "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, warmup_ratio, eval_steps, "
+        "processes, loss, contrastive_temperature)",
     ),
     (
         "no training process",
