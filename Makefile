@@ -37,8 +37,8 @@ validate: $(VENV)/.installed
 	python -m tasks.validate
 
 # The whole suite (what CI runs); test-fast: the unit tier alone (no pipeline, server, training or browser: minutes).
-# The suite runs on TEST_WORKERS pytest-xdist workers: a test keeps about one core busy on average (processes
-# starting, DVC, Prefect, waits), so two workers on two cores take about half the time (tests/conftest.py orders them).
+# The suite runs on TEST_WORKERS pytest-xdist workers: one leaves the cores idle part of the time (processes
+# starting, waits for a server or a schedule); two on 2 cores take about a sixth less (results/test-suite.md).
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder tests
