@@ -21,3 +21,5 @@ def _not_a_boolean(value: Any) -> Any:
 Float = Annotated[float, BeforeValidator(_not_a_boolean)]
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
+PositiveFloat = Annotated[Float, Field(gt=0)]
+Fraction = Annotated[Float, Field(ge=0, lt=1)]  # a share of something, below all of it (distill.warmup_ratio)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from sentence_distill.config.loss_terms import DEFAULT_LOSS, LossWeights, Temperature
-from sentence_distill.config.numbers import Float, NonNegativeInt, PositiveInt
+from sentence_distill.config.numbers import Float, Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 class Section(BaseModel):
@@ -94,9 +94,9 @@ class TeacherParams(Section):
 class DistillOverrides(Section):
     """Training knobs one student sets apart from ``distill`` (fewer layers learn slower)."""
 
-    epochs: Annotated[Float, Field(gt=0)] | None = None
-    learning_rate: Annotated[Float, Field(gt=0)] | None = None
-    warmup_ratio: Annotated[Float, Field(ge=0, lt=1)] | None = None
+    epochs: PositiveFloat | None = None
+    learning_rate: PositiveFloat | None = None
+    warmup_ratio: Fraction | None = None
     eval_steps: PositiveInt | None = None  # more epochs: fewer STSb dev scorings (a few seconds each)
     processes: PositiveInt | None = None
     loss: LossWeights | None = None  # replaces distill.loss whole
@@ -173,11 +173,11 @@ class StudentSpec(Section):
 
 
 class DistillParams(Section):
-    epochs: Annotated[Float, Field(gt=0)] = 1
+    epochs: PositiveFloat = 1
     max_steps: StrictInt = Field(-1, description="Stop after this many steps; -1 runs all epochs")
     batch_size: PositiveInt = 32
-    learning_rate: Annotated[Float, Field(gt=0)] = 1e-4
-    warmup_ratio: Annotated[Float, Field(ge=0, lt=1)] = 0.1
+    learning_rate: PositiveFloat = 1e-4
+    warmup_ratio: Fraction = 0.1
     eval_steps: PositiveInt = 100
     seed: StrictInt = 42
     processes: PositiveInt = Field(
@@ -283,7 +283,7 @@ class BenchmarkParams(Section):
     batch_size: PositiveInt = 32
     latency_queries: PositiveInt = Field(32, description="Single-sentence encodes per model and round")
     rounds: PositiveInt = Field(7, description="Interleaved rounds; speed-ups are medians over rounds")
-    min_seconds: Annotated[Float, Field(gt=0)] = Field(
+    min_seconds: PositiveFloat = Field(
         0.2,
         description="Least seconds one timing of a model's throughput takes: the warm-up finds how many encodes "
         "in a row take that long (autorange), so fast models are timed over enough work",
@@ -312,10 +312,10 @@ BACKENDS = ("fp32", "onnx-int8", "openvino-int8", "torch-int8")  # what a model 
 class SelectConstraints(Section):
     """Limits a selected model must keep; ``null`` is no limit."""
 
-    max_latency_p95_ms: Annotated[Float, Field(gt=0)] | None = Field(
+    max_latency_p95_ms: PositiveFloat | None = Field(
         None, description="Batch-1 latency, 95th percentile over the benchmark's single-sentence encodes, in ms"
     )
-    max_size_mb: Annotated[Float, Field(gt=0)] | None = Field(
+    max_size_mb: PositiveFloat | None = Field(
         None, description="The model's files on disk, in MB (10^6 bytes), as the report's size column"
     )
     max_bytes_per_embedding: PositiveInt | None = Field(
