@@ -269,7 +269,7 @@ class EvaluateParams(Section):
         description="Labelled articles per topic a few-shot classifier trains on; tested on the rest",
     )
     classification_draws: PositiveInt = Field(10, description="Seeded draws of those articles, averaged")
-    clustering_seeds: PositiveInt = Field(3, description="k-means runs (seeds 0..N-1) whose V-measures are averaged")
+    clustering_seeds: PositiveInt = Field(10, description="k-means runs (seeds 0..N-1) whose V-measures are averaged")
     retrieval_min_score: Annotated[Float, Field(ge=0, le=1)] = Field(
         0.8, description="STSb test pairs scored this or more (of 1; 4 of 5) are paraphrases to retrieve"
     )

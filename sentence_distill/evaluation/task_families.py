@@ -53,7 +53,9 @@ def clustering_v_measure(embeddings: np.ndarray, labels: np.ndarray, seeds: Sequ
 
     Each seed keeps the best of 10 k-means++ starts: with one start, the V-measure of the default
     profile's 3-layer student varied by 0.08 between seeds and two near-identical models differed by
-    up to 0.11; with 10, by 0.002-0.006.
+    up to 0.11. With 10 starts one seed's figure still has a standard deviation of 0.005-0.010 (the default
+    run's models, 20 seeds: ``bench/clustering_noise.py``), so the stage averages ``evaluate.clustering_seeds``
+    of them (10: a standard error of 0.002-0.003; 3 left up to 0.006, over half a point of a kept share).
     """
     k = len(np.unique(labels))
     return float(
