@@ -75,7 +75,7 @@ def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> d
     distill_params = DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe})
     cache = open_teacher_cache()
     model, facts = build_student(spec, params.teacher.model, cache.fingerprint)
-    model, inputs, _ = training_inputs(spec, model, cache, distill_params.seed)
+    model, inputs, _ = training_inputs(spec, model, cache, distill_params)
     label = f"{student}-{int(time.time())}"
     checkpoints = work / "checkpoints" / label
     started = time.perf_counter()

@@ -98,6 +98,7 @@ class DistillOverrides(Section):
     learning_rate: PositiveFloat | None = None
     warmup_ratio: Fraction | None = None
     eval_steps: PositiveInt | None = None  # more epochs: fewer STSb dev scorings (a few seconds each)
+    train_sentences: PositiveInt | None = None
     processes: PositiveInt | None = None
     loss: LossWeights | None = None  # replaces distill.loss whole
     contrastive_temperature: Temperature | None = None
@@ -179,6 +180,13 @@ class DistillParams(Section):
     learning_rate: PositiveFloat = 1e-4
     warmup_ratio: Fraction = 0.1
     eval_steps: PositiveInt = 100
+    train_sentences: PositiveInt | None = Field(
+        None,
+        description="Train on the first this many of the corpus's training sentences (or parallel pairs); null: all. "
+        "prepare samples the corpus in a seeded order: they are a sample of it, and unless include_stsb_train is "
+        "'all', the very sentences a prepare.max_sentences of that many (plus the held-out ones) gives, so one "
+        "student can learn from more sentences than another",
+    )
     seed: StrictInt = 42
     processes: PositiveInt = Field(
         1,

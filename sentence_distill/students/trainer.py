@@ -175,7 +175,7 @@ def train_student(name: str, params: Params) -> tuple[SentenceTransformer, dict]
     if not spec.train:
         untrained_training_log(training_log_dir(name))
         return student, student_metrics(name, spec, distill_params, student, facts)
-    student, inputs, data = training_inputs(spec, student, teacher_cache, distill_params.seed)
+    student, inputs, data = training_inputs(spec, student, teacher_cache, distill_params)
     student, training = distill(
         student,
         **inputs,
@@ -191,10 +191,11 @@ def train_student(name: str, params: Params) -> tuple[SentenceTransformer, dict]
 
 
 def training_inputs(
-    spec: StudentSpec, student: SentenceTransformer, teacher_cache: EmbeddingCache, seed: int
+    spec: StudentSpec, student: SentenceTransformer, teacher_cache: EmbeddingCache, params: DistillParams
 ) -> tuple[SentenceTransformer, dict, dict]:
-    """The student to train (a Matryoshka one with its rotation), ``distill``'s texts and targets, and what the
-    student was trained on, for its record, where not the corpus and the teacher's embeddings as they are."""
+    """The student to train (a Matryoshka one with its rotation), ``distill``'s texts and targets (the first
+    ``params.train_sentences`` of them), and what the student was trained on, for its record, where not the corpus
+    and the teacher's embeddings as they are."""
     data: dict = {}
     train_texts, heldout_texts = corpus_sentences("train"), corpus_sentences("heldout")
     translations, dev_translations = None, None
@@ -202,6 +203,11 @@ def training_inputs(
         train_texts, translations = parallel_pairs("train")
         dev_sources, dev_targets = parallel_pairs("dev")
         dev_translations = (dev_targets, teacher_cache.lookup(dev_sources))
+    if params.train_sentences is not None and params.train_sentences < len(train_texts):
+        train_texts = train_texts[: params.train_sentences]
+        translations = None if translations is None else translations[: params.train_sentences]
+        data["train_sentences"] = len(train_texts)
+    if spec.parallel:
         data["parallel_pairs"] = len(train_texts)
     train_targets, heldout_targets = teacher_cache.lookup(train_texts), teacher_cache.lookup(heldout_texts)
     student_dim = student.get_embedding_dimension()
@@ -217,7 +223,7 @@ def training_inputs(
         )
     elif student_dim != teacher_cache.dimension:
         others = [heldout_targets] + ([dev_translations[1]] if dev_translations is not None else [])
-        train_targets, heldout_targets, *dev = project_targets(train_targets, others, student_dim, seed)
+        train_targets, heldout_targets, *dev = project_targets(train_targets, others, student_dim, params.seed)
         if dev:
             dev_translations = (dev_translations[0], dev[0])
         data["targets_projected"] = f"{teacher_cache.dimension}->{student_dim}"

@@ -15,10 +15,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pytest
 import yaml
 from sentence_transformers import SentenceTransformer
 
+from sentence_distill import assets
+from sentence_distill.config.schema import DistillParams, StudentSpec
+from sentence_distill.data.corpus import corpus_sentences
+from sentence_distill.models import open_teacher_cache
+from sentence_distill.students.build import prune_layers
+from sentence_distill.students.trainer import training_inputs
 from tests.project import TEST_ENV, run
+from tests.unit.test_matryoshka import MINILM
 
 CHECKPOINTS = Path(".work/checkpoints/L1")
 TRAINING_LOG = Path("metrics/students/L1/training")  # DVCLive's folder: metrics.json, plots/metrics/**.tsv
@@ -175,3 +184,20 @@ def test_training_curves_are_in_dvc_plots_and_metrics(finished_project: Path) ->
         student["best_stsb_dev_spearman"],
     )
     assert shown[f"{TRAINING_LOG}/metrics.json"]["data"] == last
+
+
+def test_a_student_trains_on_the_first_train_sentences_it_is_given(
+    tiny_pipeline_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``distill.train_sentences``: the first N training sentences and their teacher targets, recorded; more than
+    the corpus has, or none, is every sentence."""
+    monkeypatch.chdir(tiny_pipeline_run)
+    cache, every = open_teacher_cache(), corpus_sentences("train")
+    student = prune_layers(SentenceTransformer(assets.resolve_model(MINILM), device="cpu"), [0])
+    _, inputs, data = training_inputs(StudentSpec(layers=[0]), student, cache, DistillParams(train_sentences=10))
+    assert inputs["train_texts"] == every[:10] and data == {"train_sentences": 10}
+    assert np.array_equal(inputs["train_targets"], cache.lookup(every[:10]))
+    assert inputs["heldout_texts"] == corpus_sentences("heldout")
+    for params in (DistillParams(train_sentences=len(every) + 1), DistillParams()):
+        _, inputs, data = training_inputs(StudentSpec(layers=[0]), student, cache, params)
+        assert inputs["train_texts"] == every and data == {}

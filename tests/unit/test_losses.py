@@ -122,6 +122,16 @@ def test_a_changed_loss_retrains() -> None:
     assert key(loss={"relational": 1, "mse": 1}) == key(loss={"mse": 1.0, "relational": 1.0})
 
 
+def test_fewer_training_sentences_retrain() -> None:
+    """``train_sentences`` is in the training cache key like every recipe option."""
+    spec = StudentSpec(num_layers=3)
+
+    def key(**distill) -> str:
+        return training_run_key("L3", spec, DistillParams.model_validate(distill), MINILM, "fingerprint")
+
+    assert len({key(), key(train_sentences=1000), key(train_sentences=2000)}) == 3
+
+
 REFUSED = [
     (
         "unknown term",

@@ -101,7 +101,7 @@ INVALID = [
         "student distill key",
         with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}),
         "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, warmup_ratio, eval_steps, "
-        "processes, loss, contrastive_temperature)",
+        "train_sentences, processes, loss, contrastive_temperature)",
     ),
     (
         "no training process",
@@ -225,7 +225,7 @@ def test_numbers_keep_their_written_forms() -> None:
 
 
 def test_student_distill_overrides_only_its_own_training() -> None:
-    schedule = {"epochs": 3, "warmup_ratio": 0.05, "eval_steps": 7}
+    schedule = {"epochs": 3, "warmup_ratio": 0.05, "eval_steps": 7, "train_sentences": 100}
     raw = with_change("students", {"S": {"layers": [0], "distill": schedule}, "T": {"layers": [1]}})
     params = parse_params(raw)
     own, other = params.distill_for("S"), params.distill_for("T")

@@ -40,6 +40,14 @@ def test_sampled_stsb_train_sentences_mix_with_the_corpus(tmp_path: Path) -> Non
     assert 0.1 < share < 0.4
 
 
+def test_a_larger_sample_begins_with_the_smaller_one(tmp_path: Path) -> None:
+    """What ``distill.train_sentences`` relies on: with ``include_stsb_train`` true, the first sentences of a larger
+    ``max_sentences`` are a smaller one's, the held-out slice included."""
+    small, _ = prepared_corpus(tmp_path / "small", include_stsb_train=True, max_sentences=3000)
+    large, _ = prepared_corpus(tmp_path / "large", include_stsb_train=True, max_sentences=6000)
+    assert large["sentence"][:3000] == small["sentence"] and large["split"][:3000] == small["split"]
+
+
 GOOD = [f"Sentence number {i} of a small user corpus." for i in range(200)]
 BAD_BYTES = b"caf\xe9 au lait, encoded in latin-1 and not in UTF-8"
 
