@@ -37,6 +37,7 @@ class StudentMetrics(JsonRecord):
     static: bool | None = omitted_when_none()  # true for a static-embedding table
     trained: bool
     parallel_pairs: int | None = omitted_when_none()  # trained on the parallel pairs: how many
+    train_sentences: int | None = omitted_when_none()  # distill.train_sentences cut the training texts to this many
     targets_projected: str | None = omitted_when_none()  # the teacher's embeddings brought to the student's dimension
     matryoshka_dims: list[int] | None = omitted_when_none()
     training: Training | None = omitted_when_none()

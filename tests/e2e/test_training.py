@@ -24,6 +24,7 @@ from sentence_distill import assets
 from sentence_distill.config.schema import DistillParams, StudentSpec
 from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.models import open_teacher_cache
+from sentence_distill.records.student import StudentMetrics
 from sentence_distill.students.build import prune_layers
 from sentence_distill.students.trainer import training_inputs
 from tests.project import TEST_ENV, run
@@ -196,6 +197,8 @@ def test_a_student_trains_on_the_first_train_sentences_it_is_given(
     student = prune_layers(SentenceTransformer(assets.resolve_model(MINILM), device="cpu"), [0])
     _, inputs, data = training_inputs(StudentSpec(layers=[0]), student, cache, DistillParams(train_sentences=10))
     assert inputs["train_texts"] == every[:10] and data == {"train_sentences": 10}
+    record = {"name": "L1", "source": MINILM, "layers": 1, "trained": True, "parameters": 1, **data}
+    assert StudentMetrics.from_dict(record).to_dict() == record  # what the student stage writes
     assert np.array_equal(inputs["train_targets"], cache.lookup(every[:10]))
     assert inputs["heldout_texts"] == corpus_sentences("heldout")
     for params in (DistillParams(train_sentences=len(every) + 1), DistillParams()):
