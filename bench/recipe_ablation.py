@@ -109,8 +109,9 @@ def share(kept: float | None) -> str:
 
 
 def table(lines: list[dict]) -> str:
-    """The runs as a markdown table: recipe, student and layers, training sentences, STSb test and its share, time,
-    best step. Lines written before the sentences were recorded show ``steps x batch / epochs`` (prefixed ~)."""
+    """The runs as a markdown table: recipe, student and layers, training sentences, STSb test and its share, the
+    four-family mean, clustering and own tasks kept (- for lines written before they were scored), time, best step.
+    Lines written before the sentences were recorded show ``steps x batch / epochs`` (prefixed ~)."""
     rows = [
         "| recipe | student | layers | sentences | STSb test | kept | four-family mean | clustering kept"
         " | own tasks kept | train s | best step / steps |",
