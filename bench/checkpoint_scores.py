@@ -28,16 +28,20 @@ from sentence_distill.config.load import load_params
 State = dict[str, torch.Tensor]
 
 
+def copied(model: torch.nn.Module) -> State:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def catching(snapshots: dict[int, State]) -> type:
     """``TrainingCurves`` that also copies the weights at each evaluation and at the last step into ``snapshots``."""
 
     class Catching(trainer.TrainingCurves):
         def on_evaluate(self, args, state, control, model=None, **kwargs):
-            snapshots[state.global_step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            snapshots[state.global_step] = copied(model)
 
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step == state.max_steps:
-                snapshots[state.global_step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                snapshots[state.global_step] = copied(model)
 
     return Catching
 
@@ -57,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer.TrainingCurves = catching(snapshots)
     row = train(args.student, args.recipe, None, args.work)
     model, teacher = row.pop("model"), teacher_stsb_test()
-    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best = copied(model)
     steps = sorted(snapshots)
     result = {"student": args.student, "recipe": args.recipe, "best_step": row["best_step"], "per_step": {}}
     for step in steps:

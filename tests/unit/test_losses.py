@@ -106,13 +106,14 @@ def test_matryoshka_and_parallel_students_train_with_the_terms(model: SentenceTr
     assert student[0].auto_model.encoder.layer[0].attention.self.query.weight.grad.abs().sum() > 0
 
 
+def key(**distill) -> str:
+    """The training cache key of a 3-layer student with these distill params."""
+    params = DistillParams.model_validate(distill)
+    return training_run_key("L3", StudentSpec(num_layers=3), params, MINILM, "fingerprint")
+
+
 def test_a_changed_loss_retrains() -> None:
     """The loss and its temperature are in the training cache key; two spellings of one loss are one key."""
-    spec = StudentSpec(num_layers=3)
-
-    def key(**distill) -> str:
-        return training_run_key("L3", spec, DistillParams.model_validate(distill), MINILM, "fingerprint")
-
     default = key()
     assert key(loss={"mse": 1.0, "relational": 1.0}) != default
     assert key(loss={"cosine": 1.0}) != default
@@ -124,11 +125,6 @@ def test_a_changed_loss_retrains() -> None:
 
 def test_fewer_training_sentences_retrain() -> None:
     """``train_sentences`` is in the training cache key like every recipe option."""
-    spec = StudentSpec(num_layers=3)
-
-    def key(**distill) -> str:
-        return training_run_key("L3", spec, DistillParams.model_validate(distill), MINILM, "fingerprint")
-
     assert len({key(), key(train_sentences=1000), key(train_sentences=2000)}) == 3
 
 
