@@ -26,6 +26,7 @@ class Training(JsonRecord):
     epochs: float
     learning_rate: float
     processes: int
+    precision: str = "fp32"  # distill.precision (records written before it trained in float32)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -117,6 +117,7 @@ def distill(
         seed=params.seed,
         data_seed=params.seed,
         report_to="none",
+        bf16=params.precision == "bf16",  # autocast only: weights, optimizer state and the saved model stay float32
         # DDP: gloo on the CPU (accelerate would take MPI where torch has it); with CUDA accelerate's choice, nccl
         **({"use_cpu": True, "ddp_backend": "gloo"} if params.processes > 1 and not torch.cuda.is_available() else {}),
     )
@@ -251,6 +252,12 @@ def student_metrics(
     what it was trained on, its training (``distill``'s summary, the distill params) and its parameter count."""
     summary: dict = {"name": name, **facts, "trained": spec.train, **(data or {})}
     if spec.train:
-        summary.update(training, epochs=params.epochs, learning_rate=params.learning_rate, processes=params.processes)
+        summary.update(
+            training,
+            epochs=params.epochs,
+            learning_rate=params.learning_rate,
+            processes=params.processes,
+            precision=params.precision,
+        )
     summary["parameters"] = sum(p.numel() for p in student.parameters())
     return summary
