@@ -118,8 +118,9 @@ def distill(
         data_seed=params.seed,
         report_to="none",
         bf16=params.precision == "bf16",  # autocast only: weights, optimizer state and the saved model stay float32
-        # DDP: gloo on the CPU (accelerate would take MPI where torch has it); with CUDA accelerate's choice, nccl
-        **({"use_cpu": True, "ddp_backend": "gloo"} if params.processes > 1 and not torch.cuda.is_available() else {}),
+        # on the CPU: DDP on gloo (accelerate would take MPI where torch has it; with CUDA its choice, nccl), and
+        # transformers allows bf16 only once told it is the CPU
+        **(cpu_arguments(params) if not torch.cuda.is_available() else {}),
     )
     loss = distillation_loss(student, params.loss, params.contrastive_temperature)
     if matryoshka_dims:
@@ -152,6 +153,14 @@ def distill(
         "best_stsb_dev_spearman": scores.get(DEV_METRIC, trainer.state.best_metric),
         **({"best_parallel_dev_mse_x100": -scores[PARALLEL_DEV_METRIC]} if PARALLEL_DEV_METRIC in scores else {}),
         "resumed_from": resume.name if resume else None,
+    }
+
+
+def cpu_arguments(params: DistillParams) -> dict:
+    """The trainer's arguments for a run on the CPU: none unless it is distributed or in bfloat16."""
+    return {
+        **({"use_cpu": True} if params.processes > 1 or params.precision == "bf16" else {}),
+        **({"ddp_backend": "gloo"} if params.processes > 1 else {}),
     }
 
 
