@@ -37,7 +37,7 @@ from sentence_distill.models import open_teacher_cache
 from sentence_distill.paths import EVAL_DIR, TEACHER
 from sentence_distill.records.evaluation import EvaluationFile
 from sentence_distill.students.build import build_student
-from sentence_distill.students.trainer import distill, training_inputs
+from sentence_distill.students.trainer import distill, resolved_precision, training_inputs
 
 
 def stsb_test(model: SentenceTransformer) -> float:
@@ -72,7 +72,9 @@ def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> d
     spec = params.students[student]
     if layers is not None:
         spec = spec.model_copy(update={"layers": layers, "num_layers": None})
-    distill_params = DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe})
+    distill_params = resolved_precision(
+        DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe})
+    )
     cache = open_teacher_cache()
     model, facts = build_student(spec, params.teacher.model, cache.fingerprint)
     model, inputs, _ = training_inputs(spec, model, cache, distill_params)

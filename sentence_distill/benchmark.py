@@ -41,6 +41,7 @@ from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from tqdm.auto import tqdm
 
 from sentence_distill.config.schema import BenchmarkParams, Params
+from sentence_distill.cpu import cpu_flags, cpuinfo_text, first_processor
 from sentence_distill.data.corpus import corpus_sentences, stsb_pairs
 from sentence_distill.models import load_model, load_variant
 from sentence_distill.paths import FP32, PREPARED_DIR, TEACHER, student_groups, variant_folder, variant_label
@@ -236,17 +237,12 @@ def int8_isa(flags: set[str]) -> str:
 
 def cpu_description(cpuinfo: str) -> tuple[str | None, str]:
     """The first processor's model name (None when not given) and best int8 instruction set, from /proc/cpuinfo."""
-    fields: dict[str, str] = {}
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    return fields.get("model name"), int8_isa(set(fields.get("flags", "").split()))
+    return first_processor(cpuinfo).get("model name"), int8_isa(cpu_flags(cpuinfo))
 
 
 def environment(params: BenchmarkParams) -> BenchmarkEnvironment:
     """What the figures depend on besides the models: the machine, the threads, the libraries, the code."""
-    cpuinfo = Path("/proc/cpuinfo")
-    model, isa = cpu_description(cpuinfo.read_text() if cpuinfo.is_file() else "")
+    model, isa = cpu_description(cpuinfo_text())
     versions = {}
     for package in VERSIONED_PACKAGES:
         try:

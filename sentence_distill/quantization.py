@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sentence_distill import assets
 from sentence_distill.config.schema import Params
+from sentence_distill.cpu import cpu_flags, cpuinfo_text
 from sentence_distill.fileio import atomic_dir, atomic_path, link_or_copy, write_json
 from sentence_distill.integrity import check_model_files
 from sentence_distill.models import quantization_info, torch_int8
@@ -75,13 +76,7 @@ def cpu_quantization_config() -> str:
     """The ONNX Runtime int8 config this CPU runs fastest: avx512_vnni, avx512, avx2 or arm64."""
     if platform.machine().lower() in {"arm64", "aarch64"}:
         return "arm64"
-    flags: set[str] = set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
+    flags = cpu_flags(cpuinfo_text())
     if "avx512_vnni" in flags:
         return "avx512_vnni"
     if "avx512f" in flags:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sentence_distill import assets
-from sentence_distill.config.loss_terms import IN_BATCH_TERMS
+from sentence_distill.config.recipe import IN_BATCH_TERMS
 from sentence_distill.config.schema import OWN_TASKS_MEAN, RANKED_FIGURES, Params
 from sentence_distill.data.task_files import TaskFileError, check_held_out, is_local, read_task
 from sentence_distill.paths import DATA_INPUTS, FP32, MODEL_INPUTS, TASK_INPUTS

@@ -11,10 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from sentence_distill.config.loss_terms import DEFAULT_LOSS, LossWeights, Temperature
 from sentence_distill.config.numbers import Float, Fraction, NonNegativeInt, PositiveFloat, PositiveInt
-
-TrainingPrecision = Literal["fp32", "bf16"]  # distill.precision: the arithmetic of the training steps
+from sentence_distill.config.recipe import DEFAULT_LOSS, LossWeights, Temperature, TrainingPrecision
 
 
 class Section(BaseModel):
@@ -198,12 +196,7 @@ class DistillParams(Section):
     )
     loss: LossWeights = DEFAULT_LOSS
     contrastive_temperature: Temperature = 0.05
-    precision: TrainingPrecision = Field(
-        "fp32",
-        description="fp32, or bf16: the forward and backward passes under bfloat16 autocast (the weights, the "
-        "optimizer and the saved model stay float32); faster where the CPU has AVX512-BF16 or AMX, or on a GPU "
-        "with bfloat16, and slower where bfloat16 is emulated",
-    )
+    precision: TrainingPrecision = "fp32"
 
 
 class PcaParams(Section):

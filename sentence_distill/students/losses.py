@@ -1,5 +1,5 @@
 """The training loss over the teacher's cached targets: sentence-transformers' ``MSELoss`` alone (``distill.loss``'s
-default, as the reference trains), or a weighted sum of terms (``sentence_distill.config.loss_terms``).
+default, as the reference trains), or a weighted sum of terms (``sentence_distill.config.recipe``).
 
 - ``mse`` and ``cosine``: each embedding against its own target, sentence-transformers' ``MSELoss`` and
   ``EmbedDistillLoss`` (1 - cosine).
@@ -25,7 +25,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss, MSELoss
 from torch import Tensor, nn
 
-from sentence_distill.config.loss_terms import DEFAULT_LOSS
+from sentence_distill.config.recipe import DEFAULT_LOSS
 
 
 def cosine_matrix(embeddings: Tensor) -> Tensor:

@@ -24,6 +24,7 @@ from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
 from transformers import set_seed
 
 from sentence_distill.config.schema import DistillParams, Params, StudentSpec
+from sentence_distill.cpu import cpuinfo_text, native_bf16
 from sentence_distill.data.corpus import corpus_sentences, parallel_pairs, stsb_evaluator
 from sentence_distill.embedding_cache import EmbeddingCache
 from sentence_distill.models import open_teacher_cache
@@ -78,6 +79,7 @@ def distill(
         raise ValueError(
             f"distill.batch_size: {params.batch_size} is larger than the {len(train_texts)} training sentences"
         )
+    params = resolved_precision(params)
     set_seed(params.seed)
     dimension = train_targets.shape[1]
     labels = pa.FixedSizeListArray.from_arrays(pa.array(train_targets.reshape(-1), pa.float32()), dimension)
@@ -156,6 +158,15 @@ def distill(
     }
 
 
+def resolved_precision(params: DistillParams) -> DistillParams:
+    """``params`` with ``precision: auto`` made bf16 where this machine multiplies bfloat16 natively (a CUDA GPU
+    that supports it, else a CPU with AVX512-BF16 or AMX), else fp32: what the training key and record hold."""
+    if params.precision != "auto":
+        return params
+    native = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16(cpuinfo_text())
+    return params.model_copy(update={"precision": "bf16" if native else "fp32"})
+
+
 def cpu_arguments(params: DistillParams) -> dict:
     """The trainer's arguments for a run on the CPU: none unless it is distributed or in bfloat16."""
     return {
@@ -169,7 +180,7 @@ def train_student(name: str, params: Params) -> tuple[SentenceTransformer, dict]
     ``metrics/students/<name>.json``; None where another process writes the outputs (this stage launched
     workers that did, or this is a worker other than the first)."""
     spec = params.students[name]
-    distill_params = params.distill_for(name)
+    distill_params = resolved_precision(params.distill_for(name))
     rank = worker_rank(distill_params.processes)
     if rank is not None:
         end_with_the_launcher()

@@ -53,8 +53,8 @@ def tiny_pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def more_students_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The finished tiny run with students of the other kinds added, in one `dvc repro`: static S0 (distilled
-    only) and S (also refined), M1, L1's layer trained as a Matryoshka student on the first 64 training sentences,
-    and N1, L1's layer untrained with neither PCA nor int8 models."""
+    only) and S (also refined), M1, L1's layer trained as a Matryoshka student on the first 64 training sentences
+    (in bfloat16), and N1, L1's layer untrained with neither PCA nor int8 models."""
 
     def build(project: Path) -> None:
         shutil.copytree(tiny_pipeline_run, project, symlinks=True)
@@ -62,7 +62,7 @@ def more_students_run(tiny_pipeline_run: Path, tmp_path_factory: pytest.TempPath
         params["students"] |= {
             "S0": {"static": True, "train": False},
             "S": {"static": True, "distill": {"learning_rate": 0.05}},
-            "M1": {"layers": [0], "matryoshka_dims": [32, 16], "distill": {"train_sentences": 64}},
+            "M1": {"layers": [0], "matryoshka_dims": [32, 16], "distill": {"train_sentences": 64, "precision": "bf16"}},
             "N1": {"layers": [0], "train": False, "pca": False, "quantize": False},
         }
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

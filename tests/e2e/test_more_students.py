@@ -53,6 +53,7 @@ def test_a_matryoshka_student_goes_through_every_stage(more_students_run: Path) 
     summary = json.loads((project / "metrics" / "students" / "M1.json").read_text())
     assert summary["matryoshka_dims"] == [32, 16] and summary["steps"] == 8
     assert summary["train_sentences"] == 64  # distill.train_sentences: 8 steps of 16 go twice over them
+    assert summary["precision"] == "bf16"  # its steps under bfloat16 autocast, its weights float32 (loaded below)
     model = SentenceTransformer(str(project / "models" / "M1" / "student"), device="cpu", truncate_dim=16)
     assert model.encode(["A man is playing a guitar."]).shape == (1, 16)
     variants = json.loads((project / "metrics" / "eval" / "M1.json").read_text())["variants"]

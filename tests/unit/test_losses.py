@@ -128,6 +128,11 @@ def test_fewer_training_sentences_retrain() -> None:
     assert len({key(), key(train_sentences=1000), key(train_sentences=2000)}) == 3
 
 
+def test_a_changed_precision_retrains() -> None:
+    """bfloat16 steps train another model than float32 ones: ``precision`` is in the training cache key."""
+    assert key(precision="bf16") != key() == key(precision="fp32")
+
+
 REFUSED = [
     (
         "unknown term",
@@ -148,6 +153,11 @@ REFUSED = [
         "a student's unknown term",
         with_change("students", {"S": {"layers": [0], "distill": {"loss": {"contrastiv": 1}}}}),
         "students.S.distill.loss: unknown term 'contrastiv'",
+    ),
+    (
+        "a precision torch does not train in here",
+        with_change("students", {"S": {"layers": [0], "distill": {"precision": "fp16"}}}),
+        "students.S.distill.precision: Input should be 'fp32', 'bf16' or 'auto' (got 'fp16')",
     ),
     (
         "temperature 0",

@@ -101,7 +101,7 @@ INVALID = [
         "student distill key",
         with_change("students", {"S": {"layers": [0], "distill": {"batch_size": 8}}}),
         "students.S.distill.batch_size: unknown key (allowed keys: epochs, learning_rate, warmup_ratio, eval_steps, "
-        "train_sentences, processes, loss, contrastive_temperature)",
+        "train_sentences, processes, loss, contrastive_temperature, precision)",
     ),
     (
         "no training process",

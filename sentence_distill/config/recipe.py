@@ -1,11 +1,13 @@
-"""``distill.loss``: the terms a student's training loss sums over the teacher's cached targets, and their weights.
+"""The value types of a distillation recipe: ``distill.loss``, the terms a student's training loss sums over the
+teacher's cached targets and their weights, the contrastive term's temperature, and ``distill.precision``.
 
-The names only, and what a valid mapping is; the terms themselves are ``sentence_distill.students.losses``.
+The names only, and what a valid value is; the terms themselves are ``sentence_distill.students.losses``, the
+precision's resolution ``sentence_distill.students.trainer.resolved_precision``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
@@ -44,4 +46,13 @@ LossWeights = Annotated[
 ]
 Temperature = Annotated[
     Float, Field(gt=0, description="The contrastive term's temperature: cosines are divided by it before the softmax")
+]
+TrainingPrecision = Annotated[
+    Literal["fp32", "bf16", "auto"],
+    Field(
+        description="fp32, or bf16: the forward and backward passes under bfloat16 autocast (the weights, the "
+        "optimizer and the saved model stay float32); faster where the CPU has AVX512-BF16 or AMX, or on a GPU "
+        "with bfloat16, and likely slower where bfloat16 is emulated. auto: bf16 where it is native, else fp32 "
+        "(the precision it resolves to is the one in the training cache key and the student's record)"
+    ),
 ]
