@@ -73,7 +73,7 @@ def train(student: str, recipe: dict, layers: list[int] | None, work: Path) -> d
     if layers is not None:
         spec = spec.model_copy(update={"layers": layers, "num_layers": None})
     distill_params = resolved_precision(
-        DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe})
+        DistillParams.model_validate({**params.distill_for(student).model_dump(), **recipe}), spec.static
     )
     cache = open_teacher_cache()
     model, facts = build_student(spec, params.teacher.model, cache.fingerprint)

@@ -52,7 +52,8 @@ TrainingPrecision = Annotated[
     Field(
         description="fp32, or bf16: the forward and backward passes under bfloat16 autocast (the weights, the "
         "optimizer and the saved model stay float32); faster where the CPU has AVX512-BF16 or AMX, or on a GPU "
-        "with bfloat16, and likely slower where bfloat16 is emulated. auto: bf16 where it is native, else fp32 "
+        "with bfloat16, and likely slower where bfloat16 is emulated. auto: bf16 where it is native (a static "
+        "student: fp32), else fp32 "
         "(the precision it resolves to is the one in the training cache key and the student's record)"
     ),
 ]

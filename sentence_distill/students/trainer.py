@@ -21,6 +21,7 @@ import pyarrow as pa
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
+from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from transformers import set_seed
 
 from sentence_distill.config.schema import DistillParams, Params, StudentSpec
@@ -79,7 +80,7 @@ def distill(
         raise ValueError(
             f"distill.batch_size: {params.batch_size} is larger than the {len(train_texts)} training sentences"
         )
-    params = resolved_precision(params)
+    params = resolved_precision(params, static=isinstance(student[0], StaticEmbedding))
     set_seed(params.seed)
     dimension = train_targets.shape[1]
     labels = pa.FixedSizeListArray.from_arrays(pa.array(train_targets.reshape(-1), pa.float32()), dimension)
@@ -158,12 +159,20 @@ def distill(
     }
 
 
-def resolved_precision(params: DistillParams) -> DistillParams:
+def resolved_precision(params: DistillParams, static: bool = False) -> DistillParams:
     """``params`` with ``precision: auto`` made bf16 where this machine multiplies bfloat16 natively (a CUDA GPU
-    that supports it, else a CPU with AVX512-BF16 or AMX), else fp32: what the training key and record hold."""
+    that supports it, else a CPU with AVX512-BF16 or AMX), else fp32: what the training key and record hold.
+
+    A static student's ``auto`` is fp32: a table lookup has no matrix product to gain, and the casts cost (the
+    default run's S trained in 39 s in bf16 against 27 s in fp32)."""
     if params.precision != "auto":
         return params
-    native = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16(cpuinfo_text())
+    if static:
+        native = False
+    elif torch.cuda.is_available():
+        native = torch.cuda.is_bf16_supported()
+    else:
+        native = native_bf16(cpuinfo_text())
     return params.model_copy(update={"precision": "bf16" if native else "fp32"})
 
 
@@ -180,7 +189,7 @@ def train_student(name: str, params: Params) -> tuple[SentenceTransformer, dict]
     ``metrics/students/<name>.json``; None where another process writes the outputs (this stage launched
     workers that did, or this is a worker other than the first)."""
     spec = params.students[name]
-    distill_params = resolved_precision(params.distill_for(name))
+    distill_params = resolved_precision(params.distill_for(name), spec.static)
     rank = worker_rank(distill_params.processes)
     if rank is not None:
         end_with_the_launcher()

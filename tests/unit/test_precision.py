@@ -28,8 +28,10 @@ def test_bfloat16_is_native_only_on_cpus_that_say_so(file: str, native: bool) ->
     assert native_bf16((CPUINFO / file).read_text()) is native
 
 
-def test_auto_resolves_to_this_machines_precision_and_the_others_stay() -> None:
+def test_auto_resolves_to_this_machines_precision_unless_static_and_the_others_stay() -> None:
     assert resolved_precision(DistillParams(precision="fp32")).precision == "fp32"
     assert resolved_precision(DistillParams(precision="bf16")).precision == "bf16"
     native = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else native_bf16(cpuinfo_text())
     assert resolved_precision(DistillParams(precision="auto")).precision == ("bf16" if native else "fp32")
+    assert resolved_precision(DistillParams(precision="auto"), static=True).precision == "fp32"  # a lookup
+    assert resolved_precision(DistillParams(precision="bf16"), static=True).precision == "bf16"  # as asked
