@@ -112,11 +112,13 @@ def made_of(m: dict) -> str:
     return f"{m.get('source', '?')} ({m.get('layers', '?')} layers)"
 
 
-def students_table(run: Path, students: list[str]) -> list[str]:
-    """One row per student from ``metrics/students/<name>.json``: what it is made of and how its training went."""
+def students_table(run: Path, students: list[str], corpus_train: object = "all") -> list[str]:
+    """One row per student from ``metrics/students/<name>.json``: what it is made of and how its training went
+    (``sentences``: ``corpus_train``, the corpus's training sentences, unless ``distill.train_sentences`` cut them)."""
     lines = [
-        "| student | made of | parameters | steps | best step | best STSb dev | epochs | learning rate | train s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| student | made of | parameters | sentences | steps | best step | best STSb dev | epochs | learning rate "
+        "| precision | train s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in students:
         path = run / "metrics" / "students" / f"{name}.json"
@@ -127,15 +129,17 @@ def students_table(run: Path, students: list[str]) -> list[str]:
         if m.get("trained", True):
             dev, seconds = m.get("best_stsb_dev_spearman"), m.get("train_seconds")
             row += [
+                sentences if isinstance(sentences := m.get("train_sentences", corpus_train), str) else f"{sentences:,}",
                 str(m.get("steps", "-")),
                 str(m.get("best_step", "-")),
                 f"{100 * dev:.2f}" if isinstance(dev, float) else "-",
                 str(m.get("epochs", "-")),
                 str(m.get("learning_rate", "-")),
+                m.get("precision", "fp32"),
                 f"{seconds:.0f}" if isinstance(seconds, int | float) else "-",
             ]
         else:
-            row += ["not trained"] + ["-"] * 5
+            row += ["-", "not trained"] + ["-"] * 6
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -235,7 +239,7 @@ def page(facts: dict, charts: dict[str, str]) -> str:
     lines += [
         "## Students' training",
         "",
-        *students_table(facts["run"], facts["students"]),
+        *students_table(facts["run"], facts["students"], prepare.get("train", "all")),
         "",
         demoted(facts["report"]),
         "",
