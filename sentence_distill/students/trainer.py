@@ -21,7 +21,6 @@ import pyarrow as pa
 import torch
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from sentence_transformers.sentence_transformer.losses import MatryoshkaLoss
-from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from transformers import set_seed
 
 from sentence_distill.config.schema import DistillParams, Params, StudentSpec
@@ -80,7 +79,8 @@ def distill(
         raise ValueError(
             f"distill.batch_size: {params.batch_size} is larger than the {len(train_texts)} training sentences"
         )
-    params = resolved_precision(params, static=isinstance(student[0], StaticEmbedding))
+    if params.precision == "auto":
+        raise ValueError("distill.precision: 'auto' reached the trainer unresolved (call resolved_precision first)")
     set_seed(params.seed)
     dimension = train_targets.shape[1]
     labels = pa.FixedSizeListArray.from_arrays(pa.array(train_targets.reshape(-1), pa.float32()), dimension)
