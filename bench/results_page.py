@@ -147,16 +147,20 @@ def students_table(run: Path, students: list[str], corpus_train: object = "all")
 CODE_PATHS = ("params.yaml", "dvc.yaml", "tasks", "flows", "sentence_distill")
 
 
-def code_commit(run: Path, recorded: str | None) -> tuple[str, list[str]]:
-    """The commit whose code ran (the benchmark's record, else the checkout's HEAD), and what differs from it now."""
+def code_commit(run: Path, recorded: str | None, profile: str = "default") -> tuple[str, list[str]]:
+    """The commit whose code ran (the benchmark's record, else the checkout's HEAD), and what differs from it now:
+    a ``params.yaml`` that is the profile's own file copied over (``make run PROFILE=...``) is not an edit."""
     head = git(run, "rev-parse", "HEAD")
     commit = recorded or head or "unknown"
     notes = []
     if head and recorded and head != recorded and git(run, "diff", "--name-only", recorded, head, "--", *CODE_PATHS):
         notes.append(f"the checkout is now at `{head[:10]}`, whose code differs")
-    edited = git(run, "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
+    edited = git(run, "diff", "--name-only", "HEAD", "--", *CODE_PATHS).split()
+    selected = run / "profiles" / f"{profile}.yaml"
+    if "params.yaml" in edited and selected.is_file() and selected.read_bytes() == (run / "params.yaml").read_bytes():
+        edited.remove("params.yaml")
     if edited:
-        notes.append("local edits to " + ", ".join(line[3:] for line in edited.splitlines()))
+        notes.append("local edits to " + ", ".join(edited))
     return commit, notes
 
 
@@ -167,7 +171,7 @@ def run_facts(run: Path, profile: str, note: str | None = None) -> dict:
     benchmark = read_json(run / "metrics" / "benchmark.json")
     summary = read_json(run / "metrics" / "summary.json")
     params = yaml.safe_load((run / "params.yaml").read_text())
-    commit, commit_notes = code_commit(run, benchmark["environment"].get("git_commit"))
+    commit, commit_notes = code_commit(run, benchmark["environment"].get("git_commit"), profile)
     finished = dt.datetime.fromtimestamp((run / "metrics" / "summary.json").stat().st_mtime, dt.UTC)
     return {
         "run": run,
