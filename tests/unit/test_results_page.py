@@ -3,14 +3,10 @@ profile, not an edit; a real edit is named by its whole path."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from bench.results_page import code_commit
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout.strip()
+from tests.project import run
 
 
 def test_a_selected_profile_is_not_an_edit_and_an_edit_is_named(tmp_path: Path) -> None:
@@ -19,10 +15,9 @@ def test_a_selected_profile_is_not_an_edit_and_an_edit_is_named(tmp_path: Path) 
     (tmp_path / "params.yaml").write_text("distill: {epochs: 1}\n")
     (tmp_path / "profiles" / "reference.yaml").write_text("distill: {epochs: 4}\n")
     (tmp_path / "sentence_distill" / "loss.py").write_text("WEIGHT = 1\n")
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run")
-    head = git(tmp_path, "rev-parse", "HEAD")
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "run"]):
+        run(cmd, tmp_path)
+    head = run(["git", "rev-parse", "HEAD"], tmp_path).stdout.strip()
 
     (tmp_path / "params.yaml").write_text((tmp_path / "profiles" / "reference.yaml").read_text())
     assert code_commit(tmp_path, head, "reference") == (head, [])
