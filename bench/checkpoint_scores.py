@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import sentence_distill.students.trainer as trainer
-from bench.recipe_ablation import quality, stsb_test, teacher_stsb_test, train
+from bench.recipe_ablation import quality, stsb_spearman, teacher_stsb_test, train
 from sentence_distill.config.load import load_params
 
 State = dict[str, torch.Tensor]
@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     result = {"student": args.student, "recipe": args.recipe, "best_step": row["best_step"], "per_step": {}}
     for step in steps:
         model.load_state_dict(snapshots[step])
-        result["per_step"][step] = stsb_test(model) / teacher
+        result["per_step"][step] = stsb_spearman(model) / teacher
     result["averaged"] = {}
     for k in range(2, min(5, len(steps)) + 1):
         model.load_state_dict(average([snapshots[s] for s in steps[-k:]]))
-        result["averaged"][k] = stsb_test(model) / teacher
+        result["averaged"][k] = stsb_spearman(model) / teacher
     params = load_params(check_inputs=False)
     for label, state in (
         ("best", best),

@@ -40,8 +40,9 @@ from sentence_distill.students.build import build_student
 from sentence_distill.students.trainer import distill, resolved_precision, training_inputs
 
 
-def stsb_test(model: SentenceTransformer) -> float:
-    evaluator = stsb_evaluator("test", batch_size=32)
+def stsb_spearman(model: SentenceTransformer, split: str = "test") -> float:
+    """STSb Spearman (cosine) of ``split``, as the evaluate stage scores it."""
+    evaluator = stsb_evaluator(split, batch_size=32)
     return evaluator(model)[evaluator.primary_metric]
 
 
@@ -139,7 +140,7 @@ def table(lines: list[dict]) -> str:
 
 def scores(model: SentenceTransformer, stsb_only: bool) -> dict:
     if stsb_only:
-        score = stsb_test(model)
+        score = stsb_spearman(model)
         return {"stsb_test_spearman": score, "stsb_test_kept": score / teacher_stsb_test()}
     return quality(model, load_params(check_inputs=False))
 

@@ -28,7 +28,8 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
 from sklearn.decomposition import PCA
 
-from sentence_distill.data.corpus import corpus_sentences, stsb_evaluator
+from bench.recipe_ablation import stsb_spearman
+from sentence_distill.data.corpus import corpus_sentences
 from sentence_distill.models import open_teacher_cache
 from sentence_distill.paths import STATIC_TABLES_DIR
 
@@ -47,11 +48,7 @@ DEFAULTS = {
 
 def stsb_scores(table: StaticEmbedding) -> dict[str, float]:
     model = SentenceTransformer(modules=[table, Normalize()], device="cpu")
-    scores = {}
-    for split in ("dev", "test"):
-        evaluator = stsb_evaluator(split)
-        scores[split] = round(100 * evaluator(model)[evaluator.primary_metric], 2)
-    return scores
+    return {split: round(100 * stsb_spearman(model, split), 2) for split in ("dev", "test")}
 
 
 def train(table: StaticEmbedding, config: dict) -> StaticEmbedding:
